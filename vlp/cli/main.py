@@ -1,0 +1,65 @@
+"""The `vlp` command: LightningCLI's fit/validate/test/predict plus a few helper sub-commands.
+
+`vlp fit --config configs/pretrain/oscar.yaml` goes straight to LightningCLI, whose config names the LightningModule and
+LightningDataModule by `class_path`. Helper sub-commands (`vlp demo`, ...) are plain functions taking `argv`.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+
+LIGHTNING_SUBCOMMANDS = ("fit", "validate", "test", "predict")
+
+
+def _demo(argv: Sequence[str]) -> int:
+    from vlp.cli.demo import main as demo_main
+
+    return demo_main(argv)
+
+
+HELPERS: dict[str, tuple[Callable[[Sequence[str]], int], str]] = {
+    "demo": (_demo, "run the whole pipeline offline on the built-in synthetic world"),
+}
+
+
+def _usage() -> str:
+    lines = ["usage: vlp {fit,validate,test,predict} --config CONFIG.yaml [...]", "       vlp HELPER [...]", ""]
+    lines += ["LightningCLI sub-commands: " + ", ".join(LIGHTNING_SUBCOMMANDS), "", "helpers:"]
+    lines += [f"  {name:<10} {summary}" for name, (_, summary) in HELPERS.items()]
+    return "\n".join(lines)
+
+
+def run_lightning_cli(argv: Sequence[str]) -> None:
+    """Runs LightningCLI with the model and data module chosen by `class_path` in the config (subclass mode)."""
+    from lightning.pytorch import LightningDataModule, LightningModule
+    from lightning.pytorch.cli import LightningCLI
+
+    LightningCLI(
+        LightningModule,
+        LightningDataModule,
+        subclass_mode_model=True,
+        subclass_mode_data=True,
+        parser_kwargs={"parser_mode": "omegaconf"},
+        args=list(argv),
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `vlp` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(_usage())
+        return 0
+    command, rest = argv[0], argv[1:]
+    if command in LIGHTNING_SUBCOMMANDS:
+        run_lightning_cli(argv)
+        return 0
+    if command in HELPERS:
+        return HELPERS[command][0](rest)
+    print(f"vlp: unknown command {command!r}\n\n{_usage()}", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
