@@ -1,0 +1,269 @@
+"""Reader of a region store made of one or several shard files, with random access by image id.
+
+The reader builds a small in-memory index (image ids, sizes, offsets) when it is created and opens the HDF5 files
+lazily, once per process: h5py handles do not survive `fork`, so a DataLoader worker that receives a copy of the store
+opens its own handles on first access. Only committed images are visible.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from vlp.store import schema as S
+from vlp.store.entry import RegionEntry
+from vlp.store.reading import open_h5, read_vocabulary, validate_schema
+from vlp.store.schema import RegionStoreError
+from vlp.store.strings import read_strings
+
+SHARD_PATTERN = re.compile(r"\.(\d+)-of-(\d+)\.h5$")
+
+
+def shard_path(path: str | Path, index: int, count: int) -> Path:
+    """The file that shard `index` of `count` writes for a store named `path` (`feats.h5` -> `feats.00001-of-00004.h5`).
+
+    `RegionStore(path)` finds these shards when `path` itself does not exist.
+    """
+    path = Path(path)
+    if count == 1:
+        return path
+    return path.with_name(f"{path.stem}.{index:05d}-of-{count:05d}.h5")
+
+
+def resolve_store_paths(source: str | Path | Sequence[str | Path]) -> list[Path]:
+    """The shard files of a store: a file, its `NAME.*-of-*.h5` shards, a folder of `.h5` files, or a list of files."""
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        if path.is_dir():
+            files = sorted(path.glob("*.h5"))
+        elif path.exists():
+            files = [path]
+        else:
+            files = sorted(p for p in path.parent.glob(f"{path.stem}.*-of-*.h5") if SHARD_PATTERN.search(p.name))
+        if not files:
+            raise RegionStoreError(f"{path}: no region store here (no file, folder or {path.stem}.*-of-*.h5 shards)")
+        return files
+    files = [Path(p) for p in source]
+    if not files:
+        raise RegionStoreError("no region store files given")
+    return files
+
+
+@dataclass(frozen=True)
+class _Shard:
+    """What the index keeps of one shard file."""
+
+    path: Path
+    offsets: np.ndarray  # [N + 1] int64
+    image_size: np.ndarray  # [N, 2] int32
+    label_map: np.ndarray  # shard label index -> store label index
+    attribute_map: np.ndarray  # shard attribute index -> store attribute index
+    provenance: dict[str, Any]
+    has_attributes: bool
+
+
+class RegionStore:
+    """One or several region-store shard files read as one store.
+
+    Args:
+        source: a store file, a store name whose shards `NAME.00000-of-0000K.h5` exist, a folder of shard files, or a
+            list of files.
+
+    Example:
+        >>> store = RegionStore("runs/demo/features.h5")
+        >>> entry = store["42"]                     # or store[42] for COCO integer ids
+        >>> geometry = store.geometry(entry, "oscar")  # [K, 6]
+    """
+
+    def __init__(self, source: str | Path | Sequence[str | Path]) -> None:
+        self.paths = resolve_store_paths(source)
+        self._shards: list[_Shard] = []
+        self._location: dict[str, tuple[int, int]] = {}
+        self._ids: list[str] = []
+        self.label_names: list[str] = []
+        self.attribute_names: list[str] = []
+        label_index: dict[str, int] = {}
+        attribute_index: dict[str, int] = {}
+        self.feature_dim = -1
+        self.max_attributes_per_region = 0
+        for shard_index, path in enumerate(self.paths):
+            with open_h5(path, "r") as f:
+                self._index_shard(f, path, shard_index, label_index, attribute_index)
+        self._handles: dict[int, h5py.File] = {}
+        self._pid = os.getpid()
+
+    def _index_shard(
+        self, f: h5py.File, path: Path, shard_index: int, label_index: dict[str, int], attribute_index: dict[str, int]
+    ) -> None:
+        validate_schema(f, path)
+        dim = int(f.attrs[S.ATTR_FEATURE_DIM])
+        if self.feature_dim not in (-1, dim):
+            raise RegionStoreError(
+                f"{path}: feature dimension mismatch, {dim}-d features where {self.paths[0]} holds {self.feature_dim}-d"
+            )
+        self.feature_dim = dim
+        self.max_attributes_per_region = max(self.max_attributes_per_region, int(f.attrs[S.ATTR_MAX_ATTRIBUTES]))
+        num_images = int(f.attrs[S.ATTR_COMMITTED_IMAGES])
+        num_regions = int(f.attrs[S.ATTR_COMMITTED_REGIONS])
+        try:
+            ids = read_strings(f, S.IMAGE_IDS, num_images)
+            offsets = f[S.OFFSETS][: num_images + 1]
+            sizes = f[S.IMAGE_SIZE][:num_images]
+        except (OSError, ValueError) as error:
+            message = f"{path}: cannot read the image index (truncated or corrupt file?): {error}"
+            raise RegionStoreError(message) from error
+        if len(ids) != num_images or len(offsets) != num_images + 1 or int(offsets[-1]) != num_regions:
+            raise RegionStoreError(f"{path}: the image index is shorter than its committed counters (truncated file?)")
+        for row, image_id in enumerate(ids):
+            if image_id in self._location:
+                other = self.paths[self._location[image_id][0]]
+                raise RegionStoreError(f"{path}: duplicate image id {image_id!r}, also in {other}")
+            self._location[image_id] = (shard_index, row)
+        self._ids.extend(ids)
+        labels = read_vocabulary(f, S.LABEL_NAMES, S.ATTR_COMMITTED_LABELS)
+        attributes = read_vocabulary(f, S.ATTRIBUTE_NAMES, S.ATTR_COMMITTED_ATTRIBUTES)
+        self._shards.append(
+            _Shard(
+                path=path,
+                offsets=offsets.astype(np.int64),
+                image_size=sizes.astype(np.int32),
+                label_map=_unify(labels, self.label_names, label_index),
+                attribute_map=_unify(attributes, self.attribute_names, attribute_index),
+                provenance=json.loads(f.attrs[S.ATTR_PROVENANCE]),
+                has_attributes=int(f.attrs[S.ATTR_MAX_ATTRIBUTES]) > 0,
+            )
+        )
+
+    # ------------------------------------------------------------------ index
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def __contains__(self, image_id: object) -> bool:
+        return str(image_id) in self._location
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._ids)
+
+    @property
+    def image_ids(self) -> list[str]:
+        """All image ids, shard by shard in write order."""
+        return list(self._ids)
+
+    @property
+    def provenance(self) -> dict[str, Any]:
+        """The extraction provenance of the first shard (see `provenances` for every shard)."""
+        return self._shards[0].provenance
+
+    @property
+    def provenances(self) -> list[dict[str, Any]]:
+        return [shard.provenance for shard in self._shards]
+
+    def num_regions(self, image_id: str | int) -> int:
+        shard_index, row = self._locate(image_id)
+        offsets = self._shards[shard_index].offsets
+        return int(offsets[row + 1] - offsets[row])
+
+    def image_size(self, image_id: str | int) -> tuple[int, int]:
+        shard_index, row = self._locate(image_id)
+        height, width = self._shards[shard_index].image_size[row]
+        return int(height), int(width)
+
+    def _locate(self, image_id: str | int) -> tuple[int, int]:
+        key = str(image_id)
+        if key not in self._location:
+            raise KeyError(f"image id {key!r} is not in the region store {', '.join(map(str, self.paths))}")
+        return self._location[key]
+
+    # ------------------------------------------------------------------ data
+    def __getitem__(self, image_id: str | int) -> RegionEntry:
+        """The regions of one image; integer ids are looked up as their decimal string."""
+        shard_index, row = self._locate(image_id)
+        shard = self._shards[shard_index]
+        start, end = int(shard.offsets[row]), int(shard.offsets[row + 1])
+        f = self._handle(shard_index)
+        key = str(image_id)
+        try:
+            features = f[S.FEATURES][start:end]
+            boxes = f[S.BOXES][start:end]
+            scores = f[S.SCORES][start:end]
+            labels = shard.label_map[f[S.LABELS][start:end]]
+            attributes = attribute_scores = attribute_names = None
+            if self.max_attributes_per_region:
+                attributes, attribute_scores = self._read_attributes(f, shard, start, end)
+                attribute_names = [[self.attribute_names[a] for a in row_ids if a >= 0] for row_ids in attributes]
+        except OSError as error:
+            message = f"{shard.path}: image {key!r}: cannot read its regions (truncated or corrupt file?): {error}"
+            raise RegionStoreError(message) from error
+        height, width = shard.image_size[row]
+        return RegionEntry(
+            image_id=key,
+            image_size=(int(height), int(width)),
+            features=features,
+            boxes=boxes,
+            scores=scores,
+            labels=labels.astype(np.int32),
+            label_names=[self.label_names[i] for i in labels],
+            attributes=attributes,
+            attribute_scores=attribute_scores,
+            attribute_names=attribute_names,
+        )
+
+    def _read_attributes(self, f: h5py.File, shard: _Shard, start: int, end: int) -> tuple[np.ndarray, np.ndarray]:
+        """[K, A] attribute ids in the store vocabulary and their scores, padded to the widest shard's A."""
+        slots = self.max_attributes_per_region
+        ids = np.full((end - start, slots), -1, dtype=np.int32)
+        scores = np.zeros((end - start, slots), dtype=np.float32)
+        if shard.has_attributes:
+            raw = f[S.ATTRIBUTES][start:end]
+            ids[:, : raw.shape[1]] = np.where(raw >= 0, shard.attribute_map[np.maximum(raw, 0)], -1)
+            scores[:, : raw.shape[1]] = f[S.ATTRIBUTE_SCORES][start:end]
+        return ids, scores
+
+    @staticmethod
+    def geometry(entry: RegionEntry, style: str = "oscar") -> np.ndarray:
+        """[K, 6] (oscar) or [K, 7] (uniter) box geometry of an entry; see `vlp.store.geometry.box_geometry`."""
+        from vlp.store.geometry import box_geometry
+
+        return box_geometry(entry.boxes, entry.image_size, style)  # type: ignore[arg-type]
+
+    # ------------------------------------------------------------------ handles
+    def _handle(self, shard_index: int) -> h5py.File:
+        if self._pid != os.getpid():  # forked into a worker: the parent's handles are not ours to use
+            self._handles, self._pid = {}, os.getpid()
+        if shard_index not in self._handles:
+            self._handles[shard_index] = open_h5(self._shards[shard_index].path, "r")
+        return self._handles[shard_index]
+
+    def close(self) -> None:
+        """Closes the files this process opened; the store reopens them on the next access."""
+        for handle in self._handles.values():
+            handle.close()
+        self._handles = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_handles"] = {}
+        return state
+
+    def __enter__(self) -> RegionStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def _unify(names: list[str], store_names: list[str], store_index: dict[str, int]) -> np.ndarray:
+    """Maps a shard's vocabulary into the store's, adding names the store has not seen yet."""
+    for name in names:
+        if name not in store_index:
+            store_index[name] = len(store_names)
+            store_names.append(name)
+    return np.array([store_index[name] for name in names], dtype=np.int32)
