@@ -1,0 +1,1 @@
+"""Detector backends of extract-features: each turns a batch of decoded images into per-image region detections."""
