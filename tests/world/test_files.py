@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -25,6 +28,19 @@ def test_same_seed_gives_identical_bytes(world_files: WorldFiles, twin_root: Pat
     hashes = _hashes(world_files.root)
     assert len(hashes) == NUM_IMAGES + 1 + 1 + 5 * len(SPLITS)  # images, manifest, Karpathy, five kinds per split
     assert hashes == _hashes(twin_root)
+
+
+def test_bytes_do_not_depend_on_the_process(tmp_path: Path) -> None:
+    """A fresh interpreter with another hash seed writes the same bytes (no set or hash order leaks into output)."""
+    generate_world(tmp_path / "here", num_images=5, seed=2, image_size=32)
+    code = "import sys, pathlib, vlp.world as w; w.generate_world(pathlib.Path(sys.argv[1]), 5, seed=2, image_size=32)"
+    subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "there")],
+        check=True,
+        cwd=Path(__file__).parents[2],
+        env={**os.environ, "PYTHONHASHSEED": "12345"},
+    )
+    assert _hashes(tmp_path / "here") == _hashes(tmp_path / "there")
 
 
 def test_other_seed_gives_other_files(world_files: WorldFiles, other_seed_root: Path) -> None:

@@ -59,7 +59,7 @@ def _claim_folder(out_dir: Path, manifest: dict[str, Any]) -> None:
     elif out_dir.exists() and any(out_dir.iterdir()):
         raise FileExistsError(f"{out_dir} is not empty and holds no {MANIFEST}: refusing to write a world into it.")
     out_dir.mkdir(parents=True, exist_ok=True)
-    # Written first, so that an interrupted run can be resumed by running it again with the same arguments.
+    # Written first, so that an interrupted run can simply be run again with the same arguments.
     write_json(manifest_path, manifest)
 
 

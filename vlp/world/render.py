@@ -35,11 +35,13 @@ def render_scene(scene: Scene, rng: np.random.Generator) -> Image.Image:
     """
     tint = np.asarray(BACKGROUND, dtype=np.float32) + rng.uniform(-BACKGROUND_TINT, BACKGROUND_TINT, size=3)
     grid = rng.normal(0.0, TEXTURE_AMPLITUDE, size=(TEXTURE_GRID, TEXTURE_GRID)).astype(np.float32)
+    # A float32 array becomes a mode "F" image, which PIL resizes bilinearly without rounding to integers.
     texture = np.asarray(Image.fromarray(grid).resize((scene.width, scene.height), Image.Resampling.BILINEAR))
     canvas = Image.fromarray(np.clip(tint + texture[..., None], 0, 255).astype(np.uint8))
     draw = ImageDraw.Draw(canvas)
     for obj in scene.objects:
         draw.polygon(outline(obj.shape, obj.box), fill=obj.rgb)
+    # int16 leaves room for the noise below 0 and above 255 before clipping.
     pixels = np.asarray(canvas, dtype=np.int16) + rng.integers(
         -PIXEL_NOISE, PIXEL_NOISE + 1, size=(scene.height, scene.width, 3), dtype=np.int16
     )
