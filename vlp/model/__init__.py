@@ -1,0 +1,17 @@
+"""The single-stream vision-language transformer and its heads."""
+
+from vlp.model.attention import KVCache
+from vlp.model.config import VLConfig
+from vlp.model.heads import ClassificationHead, EmbeddingProjection, MLPClassificationHead, TiedPredictionHead
+from vlp.model.model import VLModel, VLOutput
+
+__all__ = [
+    "ClassificationHead",
+    "EmbeddingProjection",
+    "KVCache",
+    "MLPClassificationHead",
+    "TiedPredictionHead",
+    "VLConfig",
+    "VLModel",
+    "VLOutput",
+]
