@@ -1,0 +1,38 @@
+"""`vlp eval TASK ...`: offline evaluation of result files with each benchmark's official metric.
+
+Each task is a function taking the rest of the command line and returning the exit status; a new task is one more
+entry in `TASKS`, imported lazily so that one task's dependencies never slow down another's.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+
+
+def _vqa(argv: Sequence[str]) -> int:
+    from vlp.eval.vqa import main as vqa_main
+
+    return vqa_main(argv)
+
+
+TASKS: dict[str, tuple[Callable[[Sequence[str]], int], str]] = {
+    "vqa": (_vqa, "VQA v2 accuracy (official), overall, per answer type and per question type"),
+}
+
+
+def _usage() -> str:
+    lines = ["usage: vlp eval TASK [...]   (vlp eval TASK --help for its options)", "", "tasks:"]
+    return "\n".join(lines + [f"  {name:<10} {summary}" for name, (_, summary) in TASKS.items()])
+
+
+def main(argv: Sequence[str]) -> int:
+    """Dispatches `argv[0]` to its task; returns the exit status."""
+    if not argv or argv[0] in ("-h", "--help"):
+        print(_usage())
+        return 0
+    task, rest = argv[0], list(argv[1:])
+    if task not in TASKS:
+        print(f"vlp eval: unknown task {task!r}\n\n{_usage()}", file=sys.stderr)
+        return 2
+    return TASKS[task][0](rest)
