@@ -18,8 +18,16 @@ def _demo(argv: Sequence[str]) -> int:
     return demo_main(argv)
 
 
+def _eval(argv: Sequence[str]) -> int:
+    from vlp.eval.cli import main as eval_main
+
+    return eval_main(argv)
+
+
 HELPERS: dict[str, tuple[Callable[[Sequence[str]], int], str]] = {
     "demo": (_demo, "run the whole pipeline offline on the built-in synthetic world"),
+    "eval": (_eval, "score a results file with a benchmark's official metric: vlp eval vqa ..."),
+    "convert": (lambda argv: __import__("vlp.convert.cli", fromlist=["main"]).main(argv), "convert checkpoints"),
 }
 
 

@@ -202,8 +202,11 @@ class LoadReport:
         Raises:
             CheckpointMismatchError: naming every key that is not allowed.
         """
-        missing = [f"{ours} (source name {theirs})" for ours, theirs in self.missing.items()
-                   if not _matches(ours, allow_missing)]  # fmt: skip
+        missing = [
+            f"{ours} (source name {theirs})"
+            for ours, theirs in self.missing.items()
+            if not _matches(ours, allow_missing)
+        ]
         unexpected = [key for key in self.unexpected if not _matches(key, allow_unexpected)]
         if missing or unexpected:
             lines = [f"missing: {key}" for key in missing] + [f"unexpected: {key}" for key in unexpected]

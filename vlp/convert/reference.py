@@ -49,6 +49,28 @@ def additive_mask(mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     return (1.0 - extended.to(dtype)) * MASKED_SCORE
 
 
+def uniter_gather_layout(
+    text_lengths: torch.Tensor, region_lengths: torch.Tensor, text_length: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """UNITER's packing of each example's real text and regions (its data loaders' `get_gather_index`).
+
+    Args:
+        text_lengths: [B] real text tokens per example.
+        region_lengths: [B] real regions per example.
+        text_length: T, the padded text length (regions start at T in `cat([text, regions])`).
+
+    Returns:
+        `gather_index` [B, L_out] into the padded `[T + R]` layout and `attn_masks` [B, L_out] bool, where
+        L_out = max(text + regions). Positions past an example's tokens keep their own index, as in UNITER.
+    """
+    out = int((text_lengths + region_lengths).max())
+    positions = torch.arange(out).unsqueeze(0)
+    starts, ends = text_lengths.unsqueeze(1), (text_lengths + region_lengths).unsqueeze(1)
+    is_region = (positions >= starts) & (positions < ends)
+    gather_index = torch.where(is_region, positions - starts + text_length, positions)
+    return gather_index, positions < ends
+
+
 class LMPredictionHead(nn.Module):
     """BERT's masked-token head as Oscar and UNITER hold it: `transform`, a bias-free `decoder` tied to the word
     embeddings, and a separate `bias`."""

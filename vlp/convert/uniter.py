@@ -38,7 +38,7 @@ from vlp.convert.base import (
     module_keys,
     prefixed,
 )
-from vlp.convert.files import find_weights, read_json, read_state_dict, save_pickle, write_json
+from vlp.convert.files import copy_tokenizer_files, find_weights, read_json, read_state_dict, save_pickle, write_json
 from vlp.convert.hf_bert import bert_config_dict, bert_config_fields
 from vlp.model.config import VLConfig
 from vlp.model.heads import MLPClassificationHead, TiedPredictionHead
@@ -137,6 +137,17 @@ def _heads(config: VLConfig, source: dict[str, torch.Tensor]) -> dict[str, HeadS
     return heads
 
 
+def uniter_files(path: str | Path, config_path: str | Path | None = None) -> tuple[Path, Path]:
+    """The weight file and model config of a UNITER checkpoint (arguments as `read_uniter`)."""
+    path = Path(path)
+    if path.is_dir():
+        weights = path / WEIGHTS_NAME if (path / WEIGHTS_NAME).is_file() else find_weights(path)
+        return weights, Path(config_path or path / "config.json")
+    if config_path is None:
+        raise ValueError("a UNITER .pt file needs its model config JSON (config_path)")
+    return path, Path(config_path)
+
+
 def read_uniter(path: str | Path, config_path: str | Path | None = None) -> Converted:
     """Reads a UNITER checkpoint.
 
@@ -145,15 +156,8 @@ def read_uniter(path: str | Path, config_path: str | Path | None = None) -> Conv
             `pytorch_model.bin`) as `write_uniter` writes it.
         config_path: UNITER's model config JSON (e.g. `config/uniter-base.json`); required when `path` is a file.
     """
-    path = Path(path)
-    if path.is_dir():
-        weights = path / WEIGHTS_NAME if (path / WEIGHTS_NAME).is_file() else find_weights(path)
-        config_path = config_path or path / "config.json"
-    else:
-        weights = path
-        if config_path is None:
-            raise ValueError("a UNITER .pt file needs its model config JSON (config_path)")
-    uniter = read_json(Path(config_path))
+    weights, config_path = uniter_files(path, config_path)
+    uniter = read_json(config_path)
     source = read_state_dict(weights)
     config = VLConfig(
         **(bert_config_fields(uniter) | {"layer_norm_eps": LAYER_NORM_EPS}),
@@ -165,8 +169,14 @@ def read_uniter(path: str | Path, config_path: str | Path | None = None) -> Conv
     return Converted(config, heads, state, report)
 
 
-def write_uniter(bundle: VLBundle, path: str | Path) -> None:
+def write_uniter(bundle: VLBundle, path: str | Path, tokenizer_from: str | Path | None = None) -> None:
     """Writes a bundle as a folder with UNITER's model config (`config.json`) and state dict (`model.pt`).
+
+    Args:
+        bundle: A uniter-style model with heads among those of UNITER's layout.
+        path: Output folder (created).
+        tokenizer_from: Folder whose tokenizer files to copy along (UNITER's code does not read them; they keep the
+            vocabulary with the weights through later conversions).
 
     Raises:
         CheckpointMismatchError: the bundle has Oscar-style regions or a head UNITER has no place for.
@@ -179,6 +189,8 @@ def write_uniter(bundle: VLBundle, path: str | Path) -> None:
     state = export_state_dict(bundle.state_dict(), key_map(bundle.config, heads), tied_keys(heads))
     save_pickle(state, folder / WEIGHTS_NAME)
     write_json(folder / "config.json", uniter_config_dict(bundle.config))
+    if tokenizer_from is not None:
+        copy_tokenizer_files(Path(tokenizer_from), folder)
 
 
 def uniter_config_dict(config: VLConfig) -> dict[str, Any]:

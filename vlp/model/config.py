@@ -60,8 +60,16 @@ class VLConfig:
 
     def __post_init__(self) -> None:
         errors = []
-        for name in ("vocab_size", "hidden_size", "num_layers", "num_heads", "intermediate_size",
-                     "max_position_embeddings", "type_vocab_size", "region_feature_dim"):  # fmt: skip
+        for name in (
+            "vocab_size",
+            "hidden_size",
+            "num_layers",
+            "num_heads",
+            "intermediate_size",
+            "max_position_embeddings",
+            "type_vocab_size",
+            "region_feature_dim",
+        ):
             if getattr(self, name) <= 0:
                 errors.append(f"{name} must be positive, got {getattr(self, name)}")
         if self.num_heads > 0 and self.hidden_size % self.num_heads:

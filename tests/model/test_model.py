@@ -1,0 +1,185 @@
+"""VLModel behaviour: padding, 3-D masks, incremental decoding with the key/value cache, input checks, config."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch.testing import assert_close
+
+from tests.model.factories import make_batch, randomize_, tiny
+from vlp.model import VLConfig, VLModel
+
+CAPTION, TAGS, REGIONS = 5, 4, 3
+
+
+def model(**changes: object) -> VLModel:
+    return randomize_(VLModel(tiny(**changes))).eval()
+
+
+def seq2seq_mask(tag_mask: torch.Tensor, region_mask: torch.Tensor) -> torch.Tensor:
+    """Captioning's mask over `[caption, tags, regions]`: caption tokens see earlier caption tokens, tags and regions;
+    tags and regions see only tags and regions. [B, L, L] bool."""
+    batch = tag_mask.shape[0]
+    context = torch.cat([tag_mask, region_mask], dim=1)  # [B, G + R]
+    causal = torch.ones(CAPTION, CAPTION, dtype=torch.bool).tril().expand(batch, -1, -1)
+    caption_rows = torch.cat([causal, context[:, None, :].expand(-1, CAPTION, -1)], dim=2)
+    context_rows = torch.cat(
+        [
+            torch.zeros(batch, TAGS + REGIONS, CAPTION, dtype=torch.bool),
+            context[:, None, :].expand(-1, TAGS + REGIONS, -1),
+        ],
+        dim=2,
+    )
+    return torch.cat([caption_rows, context_rows], dim=1)
+
+
+def captioning_batch(config: VLConfig) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """Two examples `[caption, tags, regions]` with padded tags and regions, and their seq2seq mask."""
+    batch = make_batch(
+        config, text_lengths=[CAPTION + 4, CAPTION + 2], region_lengths=[3, 2], text=CAPTION + TAGS, regions=REGIONS
+    )
+    tag_mask = batch.text_mask[:, CAPTION:]
+    return batch.inputs() | {"token_type_ids": None}, seq2seq_mask(tag_mask, batch.region_mask)
+
+
+@torch.no_grad()
+def test_padding_changes_nothing_and_outputs_zeros():
+    vl = model()
+    batch = make_batch(vl.config, text_lengths=[7, 4], region_lengths=[3, 5], text=7, regions=5)
+    wider = make_batch(vl.config, text_lengths=[7, 4], region_lengths=[3, 5], text=10, regions=8, seed=1)
+    wider.input_ids[:, :7], wider.token_type_ids[:, :7] = batch.input_ids, batch.token_type_ids
+    wider.region_features[:, :5], wider.region_geometry[:, :5] = batch.region_features, batch.region_geometry
+
+    narrow, wide = vl(**batch.inputs()), vl(**wider.inputs())
+    assert_close(wide.sequence_output[:, :7][batch.text_mask], narrow.sequence_output[:, :7][batch.text_mask])
+    assert_close(wide.sequence_output[:, 10:15][batch.region_mask], narrow.sequence_output[:, 7:][batch.region_mask])
+    assert_close(wide.pooled_output, narrow.pooled_output)
+    assert (wide.sequence_output[~wider.mask] == 0).all()
+
+
+@torch.no_grad()
+def test_image_only_pass_is_the_joint_pass_with_all_text_masked():
+    vl = model()
+    batch = make_batch(vl.config, text_lengths=[0, 0], region_lengths=[4, 6])
+    regions = {key: value for key, value in batch.inputs().items() if key.startswith("region")}
+    image_only = vl(**regions)
+    joint = vl(**batch.inputs())
+    text = batch.input_ids.shape[1]
+    assert image_only.sequence_output.shape == (2, 6, vl.config.hidden_size)
+    assert_close(image_only.sequence_output, joint.sequence_output[:, text:])
+    first_region = image_only.sequence_output[:, 0]
+    assert_close(image_only.pooled_output, torch.tanh(vl.pooler(first_region)))
+
+
+@torch.no_grad()
+def test_3d_mask_blocks_what_it_should():
+    vl = model()
+    inputs, mask = captioning_batch(vl.config)
+    before = vl(**inputs, attention_mask_3d=mask).sequence_output
+    changed = 2
+    perturbed = inputs | {"input_ids": inputs["input_ids"].clone()}
+    perturbed["input_ids"][:, changed] = (perturbed["input_ids"][:, changed] + 1) % vl.config.vocab_size
+    after = vl(**perturbed, attention_mask_3d=mask).sequence_output
+
+    assert_close(after[:, :changed], before[:, :changed])  # earlier caption tokens cannot see it
+    assert_close(after[:, CAPTION:], before[:, CAPTION:])  # tags and regions never see the caption
+    assert not torch.allclose(after[:, changed:CAPTION], before[:, changed:CAPTION])  # later caption tokens do
+
+    padded_region = inputs | {"region_features": inputs["region_features"].clone()}
+    padded_region["region_features"][1, 2] += 10.0  # region 2 of example 1 is padding
+    assert_close(vl(**padded_region, attention_mask_3d=mask).sequence_output, before)
+
+
+@torch.no_grad()
+def test_incremental_decoding_equals_full_recomputation():
+    vl = model()
+    inputs, mask = captioning_batch(vl.config)
+    full = vl(**inputs, attention_mask_3d=mask)
+    caption = inputs["input_ids"][:, :CAPTION]
+
+    # The context (tags and regions) first, at the tags' positions after the caption's, then one caption token a step.
+    context = inputs | {"input_ids": inputs["input_ids"][:, CAPTION:], "text_mask": inputs["text_mask"][:, CAPTION:]}
+    step = vl(**context, use_cache=True, position_ids=torch.arange(CAPTION, CAPTION + TAGS))
+    real_context = torch.cat([context["text_mask"], context["region_mask"]], dim=1)
+    assert_close(step.sequence_output[real_context], full.sequence_output[:, CAPTION:][real_context])
+    cache = step.past_key_values
+    for index in range(CAPTION):
+        step = vl(
+            caption[:, index : index + 1], past_key_values=cache, use_cache=True, position_ids=torch.tensor([index])
+        )
+        assert_close(step.sequence_output[:, 0], full.sequence_output[:, index])
+        cache = step.past_key_values
+    # Padding is never cached: the longest real context (4 tags and 3 regions) sets the slots, not the padded 4 + 3.
+    assert cache.length == 7 + CAPTION and cache.text_length == TAGS + CAPTION
+
+    # Two caption tokens at once: the 3-D mask covers [cached keys, new tokens].
+    start = vl(**context, use_cache=True, position_ids=torch.arange(CAPTION, CAPTION + TAGS)).past_key_values
+    pair_mask = torch.cat(
+        [torch.ones(2, 2, start.length, dtype=torch.bool), torch.ones(2, 2).tril().bool().expand(2, -1, -1)], 2
+    )
+    pair = vl(caption[:, :2], past_key_values=start, attention_mask_3d=pair_mask, position_ids=torch.arange(2))
+    assert_close(pair.sequence_output, full.sequence_output[:, :2])
+
+
+@torch.no_grad()
+def test_default_positions_continue_after_the_cached_text():
+    vl = model()
+    text = make_batch(vl.config, text_lengths=[6, 6], region_lengths=[0, 0], text=6).input_ids
+    causal = torch.ones(6, 6, dtype=torch.bool).tril().expand(2, -1, -1)
+    full = vl(text, attention_mask_3d=causal).sequence_output
+    cache = vl(text[:, :3], attention_mask_3d=causal[:, :3, :3], use_cache=True).past_key_values
+    assert cache.text_length == 3
+    for index in range(3, 6):
+        step = vl(text[:, index : index + 1], past_key_values=cache, use_cache=True)
+        assert_close(step.sequence_output[:, 0], full[:, index])
+        cache = step.past_key_values
+
+
+@torch.no_grad()
+def test_cache_reorder_selects_hypotheses():
+    vl = model()
+    batch = make_batch(vl.config, text_lengths=[4, 2], region_lengths=[2, 3], text=4, regions=3)
+    cache = vl(**batch.inputs(), use_cache=True).past_key_values
+    order = torch.tensor([1, 1, 0])
+    reordered = {key: value[order] for key, value in batch.inputs().items()}
+    expected_cache = vl(**reordered, use_cache=True).past_key_values
+    token = torch.tensor([[5], [6], [7]])
+    assert_close(
+        vl(token, past_key_values=cache.reorder(order)).sequence_output,
+        vl(token, past_key_values=expected_cache).sequence_output,
+    )
+
+
+def test_dropout_only_in_training():
+    vl = randomize_(VLModel(tiny(hidden_dropout=0.2, attention_dropout=0.2)))
+    batch = make_batch(vl.config, text_lengths=[5], region_lengths=[3])
+    vl.train()
+    assert not torch.equal(vl(**batch.inputs()).sequence_output, vl(**batch.inputs()).sequence_output)
+    vl.eval()
+    assert torch.equal(vl(**batch.inputs()).sequence_output, vl(**batch.inputs()).sequence_output)
+
+
+def test_bad_inputs_are_refused():
+    vl = model()
+    batch = make_batch(vl.config, text_lengths=[5, 0], region_lengths=[3, 0])
+    with pytest.raises(ValueError, match="at least one real token"):
+        vl(**batch.inputs())
+    batch = make_batch(vl.config, text_lengths=[5], region_lengths=[3])
+    with pytest.raises(ValueError, match="6-d geometry"):
+        vl(**(batch.inputs() | {"region_geometry": torch.zeros(1, 6, 7)}))
+    with pytest.raises(ValueError, match="no mask embedding"):
+        vl(**batch.inputs(), masked_regions=torch.zeros(1, 6, dtype=torch.bool))
+    with pytest.raises(ValueError, match="input_ids, region_features or both"):
+        vl()
+
+
+def test_config_reports_every_problem_at_once():
+    with pytest.raises(ValueError) as error:
+        VLConfig(hidden_size=30, num_heads=4, hidden_act="swiglu", region_style="vilbert")  # type: ignore[arg-type]
+    message = str(error.value)
+    assert "not a multiple of num_heads" in message and "swiglu" in message and "vilbert" in message
+    with pytest.raises(ValueError, match="hiden_size, layers"):
+        VLConfig.from_dict({"hiden_size": 3, "layers": 2})
+    config = tiny(region_style="uniter")
+    assert VLConfig.from_dict(config.to_dict()) == config
+    assert config.geometry_dim == 7 and tiny().geometry_dim == 6
