@@ -13,11 +13,18 @@ prediction "Yes" scores 0 against ten "yes". The official evaluation has this ru
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 from vlp.metrics.vqa_normalize import clean_whitespace, process_digit_article, process_punctuation
 
 # A prediction is right when this many humans gave it (in the leave-one-out subsets).
 HUMANS_FOR_FULL_SCORE = 3
+
+
+# Human answers repeat a lot ("yes", "2", "white"), so caching the processing makes the evaluation several times faster.
+@lru_cache(maxsize=1 << 16)
+def _processed(answer: str) -> str:
+    return process_digit_article(process_punctuation(answer))
 
 
 def official_answers(prediction: str, human_answers: Sequence[str]) -> tuple[str, list[str]]:
@@ -36,8 +43,8 @@ def official_answers(prediction: str, human_answers: Sequence[str]) -> tuple[str
     prediction = clean_whitespace(prediction)
     answers = [clean_whitespace(answer) for answer in human_answers]
     if len(set(answers)) > 1:
-        prediction = process_digit_article(process_punctuation(prediction))
-        answers = [process_digit_article(process_punctuation(answer)) for answer in answers]
+        prediction = _processed(prediction)
+        answers = [_processed(answer) for answer in answers]
     return prediction, answers
 
 

@@ -88,13 +88,14 @@ def process_punctuation(answer: str) -> str:
     a space ("t-shirt" -> "t shirt"). Both tests look at the answer as given, not as earlier marks left it. Spaces are
     not collapsed here; `process_digit_article` splits on whitespace.
     """
-    delete_all = _DIGIT_COMMA_DIGIT.search(answer) is not None
     processed = answer
-    for mark in PUNCTUATION:
-        if delete_all or f"{mark} " in answer or f" {mark}" in answer:
-            processed = processed.replace(mark, "")
-        else:
-            processed = processed.replace(mark, " ")
+    # Replacing one mark never adds or removes another, so marks absent from the answer can be skipped.
+    marks = [mark for mark in PUNCTUATION if mark in answer]
+    if marks:
+        delete_all = _DIGIT_COMMA_DIGIT.search(answer) is not None
+        for mark in marks:
+            spaced = delete_all or f"{mark} " in answer or f" {mark}" in answer
+            processed = processed.replace(mark, "" if spaced else " ")
     return _PERIOD.sub("", processed, count=MAX_PERIODS_REMOVED)
 
 

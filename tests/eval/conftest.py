@@ -1,0 +1,3 @@
+from tests.eval.vqa_helpers import vqa_world
+
+__all__ = ["vqa_world"]
