@@ -94,8 +94,8 @@ def process_punctuation(answer: str) -> str:
     if marks:
         delete_all = _DIGIT_COMMA_DIGIT.search(answer) is not None
         for mark in marks:
-            spaced = delete_all or f"{mark} " in answer or f" {mark}" in answer
-            processed = processed.replace(mark, "" if spaced else " ")
+            delete = delete_all or f"{mark} " in answer or f" {mark}" in answer
+            processed = processed.replace(mark, "" if delete else " ")
     return _PERIOD.sub("", processed, count=MAX_PERIODS_REMOVED)
 
 
