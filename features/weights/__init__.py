@@ -1,0 +1,1 @@
+"""Key maps that turn public detector checkpoints into the module names of our extraction backends."""
