@@ -1,0 +1,1 @@
+"""Tests of the pretraining data: tokenisation, corpora, corruption, batching."""

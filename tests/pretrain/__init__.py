@@ -1,0 +1,1 @@
+"""Tests of the pretraining module, its configs, and its distributed behaviour."""

@@ -1,0 +1,3 @@
+from tests.data.conftest import demo_data
+
+__all__ = ["demo_data"]

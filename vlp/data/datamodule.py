@@ -1,0 +1,140 @@
+"""`PretrainDataModule`: corpora, tokenizer, corruption, batching and workers for pretraining.
+
+```yaml
+data:
+  class_path: vlp.data.PretrainDataModule
+  init_args:
+    train: [{class_path: vlp.data.CocoCaptionsCorpus, init_args: {captions: ..., store: ...}}]
+    val: [...]
+    vocab: bert-base-uncased/vocab.txt
+    corruption: {mask_probability: 0.15, contrastive_classes: 2}
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from lightning.pytorch import LightningDataModule
+from torch.utils.data import DataLoader
+
+from vlp.data.collate import PretrainCollate
+from vlp.data.corpora import Corpus
+from vlp.data.corruption import Corruption
+from vlp.data.dataset import PretrainDataset
+from vlp.data.sampler import LengthGroupedSampler
+from vlp.data.tokenizer import WordPieceTokenizer, train_vocabulary, vocab_file
+from vlp.store.geometry import GeometryStyle
+
+
+class PretrainDataModule(LightningDataModule):
+    """Pretraining data over several corpora, each with its region store.
+
+    Args:
+        train: the training corpora (captions, VQA pairs, ...), mixed into one dataset.
+        val: validation corpora; none skips validation.
+        vocab: a BERT `vocab.txt`, or a folder holding one (a BERT checkpoint's).
+        vocab_size: when set and `vocab` does not exist, `prepare_data` trains a word-piece vocabulary of at most this
+            many pieces on the training texts and tags and writes it there (the demo's self-contained vocabulary).
+        corruption: what the collate corrupts for the objectives (masking, pollution, matching, region masking).
+        max_tokens: the text budget, `[CLS] text [SEP] text b [SEP]` included (Oscar: 35).
+        max_regions: the region budget per image (Oscar: 50).
+        geometry: box geometry style; must match the model's `region_style`.
+        batch_size: examples per batch and process.
+        num_workers: DataLoader worker processes per process.
+        bucket: group training batches by length (`LengthGroupedSampler`), which pads less.
+        group_batches: batches per length-sorted group when bucketing.
+        pin_memory: pin batches for faster host-to-GPU copies.
+    """
+
+    def __init__(
+        self,
+        train: Sequence[Corpus],
+        val: Sequence[Corpus] = (),
+        vocab: str = "vocab.txt",
+        vocab_size: int | None = None,
+        corruption: Corruption | None = None,
+        max_tokens: int = 35,
+        max_regions: int = 50,
+        geometry: GeometryStyle = "oscar",
+        batch_size: int = 32,
+        num_workers: int = 2,
+        bucket: bool = True,
+        group_batches: int = 50,
+        pin_memory: bool = False,
+    ) -> None:
+        super().__init__()
+        self.train_corpora, self.val_corpora = list(train), list(val)
+        self.vocab, self.vocab_size = vocab, vocab_size
+        self.corruption = corruption or Corruption()
+        self.max_tokens, self.max_regions, self.geometry = max_tokens, max_regions, geometry
+        self.batch_size, self.num_workers = batch_size, num_workers
+        self.bucket, self.group_batches, self.pin_memory = bucket, group_batches, pin_memory
+        self.tokenizer: WordPieceTokenizer | None = None
+        self.train_set: PretrainDataset | None = None
+        self.val_set: PretrainDataset | None = None
+
+    @property
+    def vocab_path(self) -> Path:
+        """The `vocab.txt` the tokenizer reads."""
+        return vocab_file(self.vocab)
+
+    def prepare_data(self) -> None:
+        """Trains the vocabulary when asked to and it does not exist yet (once, on the first process of a node)."""
+        if self.vocab_size is None or self.vocab_path.is_file():
+            return
+        dataset = PretrainDataset(self.train_corpora, self.max_regions, self.geometry)
+        train_vocabulary(dataset.texts(), self.vocab_path, self.vocab_size)
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.tokenizer is None:
+            self.tokenizer = WordPieceTokenizer(self.vocab_path)
+        if stage in (None, "fit") and self.train_set is None:
+            self.train_set = PretrainDataset(self.train_corpora, self.max_regions, self.geometry)
+        if stage in (None, "fit", "validate") and self.val_corpora and self.val_set is None:
+            self.val_set = PretrainDataset(self.val_corpora, self.max_regions, self.geometry)
+
+    @property
+    def region_label_names(self) -> list[str]:
+        """The region label vocabulary of the training data (the region classifier's classes)."""
+        if self.train_set is None:
+            raise RuntimeError("call setup('fit') first")
+        return self.train_set.region_label_names
+
+    def _collate(self, dataset: PretrainDataset, fixed: bool) -> PretrainCollate:
+        assert self.tokenizer is not None
+        return PretrainCollate(dataset, self.tokenizer, self.corruption, self.max_tokens, fixed)
+
+    def _loader(self, dataset: PretrainDataset, fixed: bool, **kwargs: object) -> DataLoader:
+        return DataLoader(
+            dataset,
+            batch_size=self.batch_size,
+            collate_fn=self._collate(dataset, fixed),
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+            pin_memory=self.pin_memory,
+            **kwargs,  # type: ignore[arg-type]
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        assert self.train_set is not None
+        if not self.bucket:
+            return self._loader(self.train_set, fixed=False, shuffle=True, drop_last=True)
+        trainer = self.trainer
+        sampler = LengthGroupedSampler(
+            self.train_set.lengths().tolist(),
+            self.batch_size,
+            num_replicas=trainer.world_size if trainer is not None else 1,
+            rank=trainer.global_rank if trainer is not None else 0,
+            # The global seed (`seed_everything`), the same on every process, so that they split one permutation.
+            seed=torch.initial_seed() % 2**63,
+            group_batches=self.group_batches,
+        )
+        return self._loader(self.train_set, fixed=False, sampler=sampler)
+
+    def val_dataloader(self) -> DataLoader | list[DataLoader]:
+        if self.val_set is None:
+            return []
+        return self._loader(self.val_set, fixed=True, shuffle=False)

@@ -1,0 +1,165 @@
+"""The pretraining objectives of one batch: which forward passes they need, and their losses.
+
+Objectives that read the masked (and polluted) input share a forward pass when they run together: masked token loss,
+Oscar's contrastive loss and masked region modelling, as Oscar computes its two losses from one pass. Image-text
+matching runs on its own view (the texts with their own or another image), InfoNCE on a text-only and an image-only
+pass. Run alone (UNITER's task sampling), an objective sees only its own corruption: masked tokens with intact
+regions, masked regions with intact text, the contrastive loss on the unmasked polluted text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from vlp.data.batch import PretrainBatch
+from vlp.model import VLModel, VLOutput
+from vlp.objectives.infonce import info_nce_loss
+from vlp.objectives.itm import itm_loss
+from vlp.objectives.masked_regions import region_feature_regression_loss, region_label_loss
+from vlp.objectives.masked_tokens import masked_token_loss
+from vlp.objectives.oscar_contrastive import CAPTION_REPLACED, contrastive_loss
+from vlp.objectives.output import IGNORE_INDEX, ObjectiveOutput
+
+MASKED_INPUT = ("mlm", "contrastive", "mrfr", "mrc")
+"""Objectives computed on the masked, polluted input."""
+REGION_MODELLING = ("mrfr", "mrc")
+
+
+def masked_views(objectives: Sequence[str], shared: bool) -> list[tuple[bool, bool, list[str]]]:
+    """Groups the masked-input objectives into forward passes.
+
+    Args:
+        objectives: the objectives of this step.
+        shared: one pass for all of them (Oscar, UNITER with conditional masking), or one per kind of corruption.
+
+    Returns:
+        (mask the text, mask the regions, objectives) per pass.
+    """
+    wanted = [name for name in objectives if name in MASKED_INPUT]
+    if not wanted:
+        return []
+    if shared:
+        return [("mlm" in wanted, any(name in REGION_MODELLING for name in wanted), wanted)]
+    passes: dict[tuple[bool, bool], list[str]] = {}
+    for name in wanted:
+        passes.setdefault((name == "mlm", name in REGION_MODELLING), []).append(name)
+    return [(text, regions, names) for (text, regions), names in passes.items()]
+
+
+def _encode(
+    model: VLModel,
+    input_ids: torch.Tensor,
+    batch: PretrainBatch,
+    token_type_ids: torch.Tensor,
+    text_mask: torch.Tensor,
+    masked_regions: torch.Tensor | None,
+    image_index: torch.Tensor | None = None,
+) -> VLOutput:
+    """Runs the model on texts and the batch's regions (rows `image_index` of them when given), masking
+    `masked_regions` in the model's style: UNITER's mask embedding, or zeroed features for Oscar."""
+    regions = batch.regions
+    features, geometry, region_mask = regions.features, regions.geometry, regions.mask
+    if image_index is not None:
+        features, geometry, region_mask = features[image_index], geometry[image_index], region_mask[image_index]
+    if masked_regions is not None and model.config.region_style == "oscar":
+        features, masked_regions = features.masked_fill(masked_regions[..., None], 0.0), None
+    return model(
+        input_ids,
+        token_type_ids,
+        text_mask,
+        features,
+        geometry,
+        region_mask,
+        masked_regions=masked_regions,
+    )
+
+
+def _masked_pass(
+    model: VLModel,
+    heads: nn.ModuleDict,
+    batch: PretrainBatch,
+    mask_text: bool,
+    mask_regions: bool,
+    objectives: Sequence[str],
+) -> dict[str, ObjectiveOutput]:
+    text = batch.text
+    input_ids = text.input_ids if mask_text else batch.unmasked_input_ids()
+    masked = batch.masked_regions & batch.regions.mask if mask_regions else None
+    output = _encode(model, input_ids, batch, text.token_type_ids, text.text_mask, masked)
+    length = input_ids.shape[1]
+    text_states, region_states = output.sequence_output[:, :length], output.sequence_output[:, length:]
+    results: dict[str, ObjectiveOutput] = {}
+    for name in objectives:
+        if name == "mlm":
+            selected = batch.mlm_labels != IGNORE_INDEX
+            logits = heads["mlm"](text_states[selected], model.word_embedding_weight)
+            results[name] = masked_token_loss(logits, batch.mlm_labels[selected])
+        elif name == "contrastive":
+            if batch.contrastive_labels is None:
+                raise ValueError("the contrastive objective needs polluted batches (corruption.contrastive_classes)")
+            results[name] = contrastive_loss(heads["contrastive"](output.pooled_output), batch.contrastive_labels)
+        elif name == "mrfr":
+            predicted = heads["mrfr"](region_states[masked], model.region_feature_weight)
+            results[name] = region_feature_regression_loss(predicted, batch.regions.features[masked])
+        elif name == "mrc":
+            results[name] = region_label_loss(heads["mrc"](region_states[masked]), batch.regions.labels[masked])
+    return results
+
+
+def _matching(model: VLModel, heads: nn.ModuleDict, batch: PretrainBatch) -> ObjectiveOutput:
+    view = batch.matching
+    if view is None:
+        raise ValueError("the itm objective needs batches with a matching view (corruption.matching)")
+    text = view.text
+    output = _encode(model, text.input_ids, batch, text.token_type_ids, text.text_mask, None, view.image_index)
+    return itm_loss(heads["itm"](output.pooled_output), view.labels)
+
+
+def _infonce(model: VLModel, heads: nn.ModuleDict, logit_scale: torch.Tensor, batch: PretrainBatch) -> ObjectiveOutput:
+    """Text-only pass over the caption segment (`[CLS] text [SEP]`: text b may be image-derived tags) and image-only
+    pass over the regions, both unmasked."""
+    labels = batch.contrastive_labels
+    if labels is not None and bool((labels == CAPTION_REPLACED).any()):
+        raise ValueError("infonce needs each caption with its own image: do not combine it with 3-way pollution")
+    text = batch.text
+    caption_mask = text.text_mask & (text.token_type_ids == 0)
+    texts = model(batch.unmasked_input_ids(), text.token_type_ids, caption_mask).pooled_output
+    regions = batch.regions
+    images = model(region_features=regions.features, region_geometry=regions.geometry, region_mask=regions.mask)
+    return info_nce_loss(heads["text_projection"](texts), heads["image_projection"](images.pooled_output), logit_scale)
+
+
+def compute_objectives(
+    model: VLModel,
+    heads: nn.ModuleDict,
+    batch: PretrainBatch,
+    objectives: Sequence[str],
+    shared: bool,
+    logit_scale: torch.Tensor | None = None,
+) -> dict[str, ObjectiveOutput]:
+    """The losses of `objectives` on `batch`.
+
+    Args:
+        model: the transformer.
+        heads: its heads by objective (`build_heads`).
+        batch: a batch built with the corruption these objectives need.
+        objectives: names of `ObjectiveWeights` fields to compute.
+        shared: whether the masked-input objectives share one forward pass (see `masked_views`).
+        logit_scale: InfoNCE's log logit scale, when `infonce` is among the objectives.
+
+    Returns:
+        An `ObjectiveOutput` per objective, in the order given.
+    """
+    results: dict[str, ObjectiveOutput] = {}
+    for mask_text, mask_regions, names in masked_views(objectives, shared):
+        results |= _masked_pass(model, heads, batch, mask_text, mask_regions, names)
+    if "itm" in objectives:
+        results["itm"] = _matching(model, heads, batch)
+    if "infonce" in objectives:
+        if logit_scale is None:
+            raise ValueError("the infonce objective needs a logit scale")
+        results["infonce"] = _infonce(model, heads, logit_scale, batch)
+    return {name: results[name] for name in objectives}

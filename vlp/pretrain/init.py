@@ -1,0 +1,82 @@
+"""Initial weights of a pretraining run: a vlp folder, a Hugging Face BERT, or an Oscar/VinVL checkpoint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from torch import nn
+
+from vlp.convert.base import Converted
+from vlp.convert.folder import read_folder
+from vlp.convert.hf_bert import read_hf_bert
+from vlp.convert.oscar import read_oscar
+from vlp.model import VLConfig, VLModel
+
+InitFormat = Literal["vlp", "hf-bert", "oscar"]
+
+# Fields that describe training, not the architecture: a checkpoint may differ from the run's config in these.
+TRAINING_FIELDS = ("hidden_dropout", "attention_dropout", "initializer_range")
+
+
+def read_checkpoint(path: str | Path, format: InitFormat, config: VLConfig) -> Converted:
+    """Reads a checkpoint in vlp names; a BERT gets the region part that `config` asks for."""
+    if format == "hf-bert":
+        return read_hf_bert(path, config.region_style, config.region_feature_dim, config.use_region_layernorm)
+    if format == "oscar":
+        return read_oscar(path)
+    return read_folder(path)
+
+
+def load_initial_weights(model: VLModel, heads: nn.ModuleDict, path: str | Path, format: InitFormat) -> list[str]:
+    """Copies a checkpoint's weights into a freshly built model and the heads it shares with the checkpoint.
+
+    The model must be complete in the checkpoint except for what the format has no place for (a BERT's region
+    embeddings, a pooler that sentence-transformers exports drop); a head is copied when the checkpoint has one of the
+    same name and shape (BERT's `cls.predictions` as `mlm`, Oscar's `cls.seq_relationship` as `contrastive`), and
+    otherwise starts fresh.
+
+    Returns:
+        One line per part that starts fresh, for the log.
+
+    Raises:
+        ValueError: the checkpoint's architecture differs from `model.config`, naming every field.
+        CheckpointMismatchError: tensors of the model are missing from the checkpoint.
+    """
+    converted = read_checkpoint(path, format, model.config)
+    ours, theirs = model.config.to_dict(), converted.config.to_dict()
+    different = [
+        f"{key} {theirs[key]!r} (config: {ours[key]!r})"
+        for key in ours
+        if key not in TRAINING_FIELDS and ours[key] != theirs[key]
+    ]
+    if different:
+        raise ValueError(f"{path} holds another architecture than the config: {', '.join(different)}")
+    converted.report.check(allow_missing=("heads.", "model.pooler"))
+    state = converted.state_dict
+    model_state = {key.removeprefix("model."): value for key, value in state.items() if key.startswith("model.")}
+    result = model.load_state_dict(model_state, strict=False)
+    if result.unexpected_keys:
+        raise RuntimeError(f"unexpected tensors for the model: {result.unexpected_keys}")
+    fresh = [f"model.{key}" for key in result.missing_keys]
+    for name, head in heads.items():
+        prefix = f"heads.{name}."
+        head_state = {key.removeprefix(prefix): value for key, value in state.items() if key.startswith(prefix)}
+        expected = head.state_dict()
+        if head_state.keys() == expected.keys() and all(
+            head_state[key].shape == expected[key].shape for key in expected
+        ):
+            head.load_state_dict(head_state)
+        else:
+            fresh.append(f"heads.{name}")
+    return [f"initialised fresh: {name}" for name in _collapse(fresh)]
+
+
+def _collapse(names: list[str]) -> list[str]:
+    """Module prefixes of fresh tensors (`model.region_embeddings.*` once rather than per tensor)."""
+    modules = []
+    for name in names:
+        module = name.rsplit(".", 1)[0] if name.startswith("model.") else name
+        if module not in modules:
+            modules.append(module)
+    return modules
