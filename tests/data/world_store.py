@@ -21,7 +21,7 @@ CROP = 8
 
 def crop_features(pixels: np.ndarray, box: np.ndarray, projection: np.ndarray) -> np.ndarray:
     """[D] feature of one pixel box x1, y1, x2, y2 of an [H, W, 3] uint8 image."""
-    x1, y1, x2, y2 = (int(round(v)) for v in box)
+    x1, y1, x2, y2 = (round(float(v)) for v in box)
     crop = Image.fromarray(pixels[max(y1, 0) : max(y2, y1 + 1), max(x1, 0) : max(x2, x1 + 1)])
     small = np.asarray(crop.resize((CROP, CROP), Image.BILINEAR), dtype=np.float32) / 255.0
     return (small.reshape(-1) - 0.5) @ projection

@@ -41,6 +41,8 @@ class PretrainCollate:
         tokenizer: the word-piece tokenizer.
         corruption: what to corrupt for which objective.
         max_tokens: the text budget, special tokens included (Oscar: 35).
+        tags: put each image's region tags after a caption as text b (Oscar); without them a caption stands alone,
+            `[CLS] caption [SEP]` (UNITER, ROSITA). Answers of question corpora are text b either way.
         fixed: seed each batch from its indices (evaluation) rather than from a per-worker stream (training).
     """
 
@@ -50,10 +52,11 @@ class PretrainCollate:
         tokenizer: WordPieceTokenizer,
         corruption: Corruption,
         max_tokens: int = 35,
+        tags: bool = True,
         fixed: bool = False,
     ) -> None:
         self.dataset, self.tokenizer, self.corruption = dataset, tokenizer, corruption
-        self.max_tokens, self.fixed = max_tokens, fixed
+        self.max_tokens, self.tags, self.fixed = max_tokens, tags, fixed
         self._stream: torch.Generator | None = None
         self._stream_key: tuple[int, int] | None = None
 
@@ -74,7 +77,7 @@ class PretrainCollate:
         generator = self.generator(indices)
         size = len(items)
         words = [item.words for item in items]
-        second = [item.second_words for item in items]
+        second = [self._second(item, item) for item in items]
         graphs_usable = [True] * size
         pollution = None
         if options.contrastive_classes:
@@ -122,6 +125,13 @@ class PretrainCollate:
             image_ids=[item.image_id for item in items],
         )
 
+    def _second(self, item: PretrainItem, image: PretrainItem) -> list[str] | None:
+        """Text b of `item` shown with `image`'s regions: its answer, which belongs to the text, or the image's tags,
+        which belong to the image and move with it; None without either."""
+        if item.words_b is not None:
+            return item.words_b
+        return image.tag_words if self.tags else None
+
     def _replacements(self, items: Sequence[PretrainItem], generator: torch.Generator) -> torch.Tensor:
         """Long[B] another example of the dataset per item, from another image wherever the dataset allows.
 
@@ -166,9 +176,7 @@ class PretrainCollate:
         image_index, _ = sample_itm_pairs(len(items), generator, self.corruption.negative_probability)
         encoded = []
         for item, partner in zip(items, image_index.tolist(), strict=True):
-            # Tags belong to the image and move with it; an answer belongs to the text and stays.
-            second = item.words_b if item.words_b is not None else items[partner].tag_words
-            encoded.append(self.tokenizer.encode_pair(item.words, second, self.max_tokens))
+            encoded.append(self.tokenizer.encode_pair(item.words, self._second(item, items[partner]), self.max_tokens))
         # Two rows may hold the same image (two captions of it): that pair is a match whatever was drawn.
         labels = torch.tensor(
             [items[p].image_id == item.image_id for item, p in zip(items, image_index.tolist(), strict=True)],

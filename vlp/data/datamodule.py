@@ -41,6 +41,8 @@ class PretrainDataModule(LightningDataModule):
         corruption: what the collate corrupts for the objectives (masking, pollution, matching, region masking).
         max_tokens: the text budget, `[CLS] text [SEP] text b [SEP]` included (Oscar: 35).
         max_regions: the region budget per image (Oscar: 50).
+        tags: put each image's region tags after its caption as text b (Oscar, Oscar+); False for models without
+            tags (UNITER, ROSITA).
         geometry: box geometry style; must match the model's `region_style`.
         batch_size: examples per batch and process.
         num_workers: DataLoader worker processes per process.
@@ -58,6 +60,7 @@ class PretrainDataModule(LightningDataModule):
         corruption: Corruption | None = None,
         max_tokens: int = 35,
         max_regions: int = 50,
+        tags: bool = True,
         geometry: GeometryStyle = "oscar",
         batch_size: int = 32,
         num_workers: int = 2,
@@ -66,10 +69,12 @@ class PretrainDataModule(LightningDataModule):
         pin_memory: bool = False,
     ) -> None:
         super().__init__()
+        if corruption is not None and corruption.contrastive_classes and not tags:
+            raise ValueError("Oscar's contrastive pollution replaces the tags: keep tags on to use it")
         self.train_corpora, self.val_corpora = list(train), list(val)
         self.vocab, self.vocab_size = vocab, vocab_size
         self.corruption = corruption or Corruption()
-        self.max_tokens, self.max_regions, self.geometry = max_tokens, max_regions, geometry
+        self.max_tokens, self.max_regions, self.tags, self.geometry = max_tokens, max_regions, tags, geometry
         self.batch_size, self.num_workers = batch_size, num_workers
         self.bucket, self.group_batches, self.pin_memory = bucket, group_batches, pin_memory
         self.tokenizer: WordPieceTokenizer | None = None
@@ -105,7 +110,7 @@ class PretrainDataModule(LightningDataModule):
 
     def _collate(self, dataset: PretrainDataset, fixed: bool) -> PretrainCollate:
         assert self.tokenizer is not None
-        return PretrainCollate(dataset, self.tokenizer, self.corruption, self.max_tokens, fixed)
+        return PretrainCollate(dataset, self.tokenizer, self.corruption, self.max_tokens, self.tags, fixed)
 
     def _loader(self, dataset: PretrainDataset, fixed: bool, **kwargs: object) -> DataLoader:
         return DataLoader(

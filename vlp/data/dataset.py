@@ -50,11 +50,6 @@ class PretrainItem:
         """The tags as one word sequence, the text that Oscar puts after the caption."""
         return [word for tag in self.tags for word in tag.split()]
 
-    @property
-    def second_words(self) -> list[str]:
-        """Text b: the answer when the corpus has one, else the tags."""
-        return self.words_b if self.words_b is not None else self.tag_words
-
 
 def example_words(example: TextExample) -> list[str]:
     """The words of an example's text, in the tokenisation its gold scene graph's spans index into."""

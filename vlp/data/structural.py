@@ -17,7 +17,8 @@ def structural_masks(
     """SKM's token and region masks of one example, or None where its graph gives nothing to mask.
 
     The text graph is the corpus's gold graph when it has one, else the rule-based parse of the caption with the
-    image's tags and attributes as known nouns and adjectives. Node spans in words become spans of the encoded sequence's positions.
+    image's tags and attributes as known nouns and adjectives. Node spans in words become spans of the encoded
+    sequence's positions.
 
     Returns:
         Bool[T] over `encoded`'s positions and Bool[K] over the item's regions, or None (fall back to random masking).
