@@ -41,7 +41,11 @@ def sample_token_mask(maskable: Tensor, probability: float = 0.15, generator: to
 
 
 def _random_regular_tokens(
-    shape: tuple[int, ...], vocab_size: int, special_ids: Sequence[int], generator: torch.Generator | None, device
+    shape: tuple[int, ...],
+    vocab_size: int,
+    special_ids: Sequence[int],
+    generator: torch.Generator | None,
+    device: torch.device,
 ) -> Tensor:
     """Token ids uniform over the vocabulary without `special_ids`.
 

@@ -46,8 +46,7 @@ def build_image_graph(
     Returns:
         The graph; `edges` is Float[K, K] symmetric with a zero diagonal.
     """
-    boxes = torch.as_tensor(np.asarray(boxes, dtype=np.float32) if not isinstance(boxes, Tensor) else boxes)
-    boxes = boxes.detach().float().cpu().reshape(-1, 4)
+    boxes = torch.as_tensor(boxes, dtype=torch.float32).detach().cpu().reshape(-1, 4)
     attributes = [[] for _ in tags] if attributes is None else attributes
     if not len(tags) == len(attributes) == boxes.shape[0]:
         raise ValueError(f"got {boxes.shape[0]} boxes, {len(tags)} tags and {len(attributes)} attribute lists")

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 
 import torch
@@ -37,6 +38,7 @@ _SINGULAR_S_ENDINGS = ("ss", "us", "is")
 _MIN_STEM = 2
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def lemmas(word: str) -> frozenset[str]:
     """The word, lowercased, and every singular it may be the plural of (a small rule-based English lemmatiser).
 

@@ -136,6 +136,10 @@ def _index(phrases: Collection[str]) -> dict[tuple[str, ...], str]:
     return {tuple(p.lower().split()): p for p in phrases if p.strip()}
 
 
+_BUILTIN_NOUN_INDEX = _index(BUILTIN_NOUNS)
+_RELATION_INDEX = _index(RELATION_PHRASES)
+
+
 def _match_noun(words: Sequence[str], start: int, nouns: Mapping[tuple[str, ...], str], longest: int) -> int:
     """End of the longest noun phrase starting at `start` (its last word in any inflection), or `start` if none."""
     for length in range(min(longest, len(words) - start), 0, -1):
@@ -227,7 +231,7 @@ def parse_caption(
         The caption's graph; object names and attribute and relation words as written (lowercased).
     """
     words = [t.lower() for t in tokens]
-    noun_index = _index(BUILTIN_NOUNS | {n.lower() for n in nouns})
+    noun_index = {**_BUILTIN_NOUN_INDEX, **_index(nouns)} if nouns else _BUILTIN_NOUN_INDEX
     adjective_set = BUILTIN_ADJECTIVES | {a.lower() for a in adjectives}
     mentions = _noun_mentions(words, noun_index)
     starts = {start for start, _ in mentions}
@@ -275,7 +279,7 @@ def _relations(
     words: Sequence[str], heads: Sequence[Span], attributes: Sequence[TextAttribute], phrases: Collection[str]
 ) -> list[TextRelation]:
     """Relation phrases between the nearest object before them and the first object right after them."""
-    phrase_index = _index(phrases)
+    phrase_index = _RELATION_INDEX if phrases is RELATION_PHRASES else _index(phrases)
     longest = max((len(k) for k in phrase_index), default=0)
     taken = {p for s, e in heads for p in range(s, e)} | {p for a in attributes for p in range(*a.span)}
     own_attributes = {p: a.object for a in attributes for p in range(*a.span)}
