@@ -74,7 +74,7 @@ class Detectron2Backend:
         model: detectron2 config values (upper-case keys as in detectron2's YAML, plus `MODEL.BUTD.*` of
             `detectron2_model.add_butd_config`), merged over detectron2's defaults; unknown keys are errors.
         weights: checkpoint path (see `detectron2_weights.load_weights`); None builds random weights (tests only).
-        weights_format: "auto", "detectron2" or "butd_caffe".
+        weights_format: "auto", "detectron2", "butd_caffe" or "vinvl" (see `detectron2_weights.load_weights`).
         label_names: object names by class index (background excluded): a list, a one-per-line file, or a VinVL json.
         attribute_names: attribute names ("no attribute" excluded), the same forms; required with an attribute head.
         score_threshold: keep regions whose score after NMS is at least this.

@@ -5,9 +5,11 @@ from __future__ import annotations
 from detectron2.checkpoint import DetectionCheckpointer
 from torch import nn
 
-from features.weights.butd_vg import convert_butd_state_dict, is_butd_state_dict, read_state_dict
+from features.weights.butd_vg import convert_butd_state_dict, is_butd_state_dict
+from features.weights.layout import ConversionReport, read_state_dict
+from features.weights.vinvl_vg import convert_vinvl_state_dict, is_vinvl_state_dict
 
-WEIGHT_FORMATS = ("auto", "detectron2", "butd_caffe")
+WEIGHT_FORMATS = ("auto", "detectron2", "butd_caffe", "vinvl")
 
 
 class _RecordingCheckpointer(DetectionCheckpointer):
@@ -40,10 +42,8 @@ def _load_detectron2(model: nn.Module, path: str) -> None:
         )
 
 
-def _load_butd(model: nn.Module, path: str, state_dict: dict, depth: int) -> None:
-    attributes = getattr(model.roi_heads, "attribute_head", None) is not None
-    converted, report = convert_butd_state_dict(state_dict, depth=depth, attributes=attributes)
-    _fail_on(path, {"missing (Caffe names)": report.missing, "unexpected (Caffe names)": report.unexpected})
+def _load_converted(model: nn.Module, path: str, converted: dict, report: ConversionReport) -> None:
+    _fail_on(path, {"missing (source names)": report.missing, "unexpected (source names)": report.unexpected})
     result = model.load_state_dict(converted, strict=False)
     _fail_on(path, {"missing": result.missing_keys, "unexpected": result.unexpected_keys})
 
@@ -53,9 +53,11 @@ def load_weights(model: nn.Module, path: str, weights_format: str = "auto", dept
 
     Args:
         model: the detector.
-        path: detectron2 `.pth` / Detectron `.pkl`, or a Caffe-named bottom-up-attention state dict (`.pt`, `.pth`).
-        weights_format: "detectron2", "butd_caffe", or "auto" (`.pkl` is detectron2; otherwise the key names decide).
-        depth: ResNet depth, for the Caffe key map.
+        path: a detectron2 `.pth` or Detectron `.pkl`; a Caffe-named bottom-up-attention state dict
+            (`features.weights.butd_vg`); or a maskrcnn_benchmark VinVL checkpoint (`features.weights.vinvl_vg`).
+        weights_format: "detectron2", "butd_caffe", "vinvl", or "auto" (`.pkl` is detectron2; otherwise the key
+            names decide).
+        depth: ResNet depth, for the key maps.
 
     Returns:
         the format that was loaded.
@@ -69,8 +71,17 @@ def load_weights(model: nn.Module, path: str, weights_format: str = "auto", dept
         _load_detectron2(model, path)
         return "detectron2"
     state_dict = read_state_dict(path)
-    if weights_format == "butd_caffe" or is_butd_state_dict(state_dict):
-        _load_butd(model, path, state_dict, depth)
-        return "butd_caffe"
-    _load_detectron2(model, path)
-    return "detectron2"
+    if weights_format == "auto":
+        weights_format = "detectron2"
+        if is_butd_state_dict(state_dict):
+            weights_format = "butd_caffe"
+        elif is_vinvl_state_dict(state_dict):
+            weights_format = "vinvl"
+    attributes = getattr(model.roi_heads, "attribute_head", None) is not None
+    if weights_format == "butd_caffe":
+        _load_converted(model, path, *convert_butd_state_dict(state_dict, depth=depth, attributes=attributes))
+    elif weights_format == "vinvl":
+        _load_converted(model, path, *convert_vinvl_state_dict(state_dict, depth=depth, attributes=attributes))
+    else:
+        _load_detectron2(model, path)
+    return weights_format

@@ -20,9 +20,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 
 import torch
+
+from features.weights.layout import (
+    ConversionReport,
+    apply_key_map,
+    background_last,
+    drop_background_boxes,
+)
 
 # Bottleneck blocks per stage of the Caffe ResNets (res2..res5); res5 lives in the RoI head of the C4 detector.
 BLOCKS_PER_STAGE: dict[int, tuple[int, int, int, int]] = {101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}
@@ -99,16 +105,6 @@ def build_key_map(depth: int = 101, attributes: bool = True) -> dict[str, str]:
     return keys
 
 
-def _background_last(tensor: torch.Tensor) -> torch.Tensor:
-    """Moves row 0 (Caffe's background class, or "no attribute") to the end, where detectron2 expects it."""
-    return torch.cat([tensor[1:], tensor[:1]])
-
-
-def _drop_background_boxes(tensor: torch.Tensor) -> torch.Tensor:
-    """[(C + 1) * 4, ...] -> [C * 4, ...]: detectron2 regresses no box for the background class."""
-    return tensor[4:]
-
-
 def _softmax_pair_to_logit(tensor: torch.Tensor) -> torch.Tensor:
     """[2A, ...] -> [A, ...]: Caffe's RPN stacks A background scores, then A object scores.
 
@@ -122,34 +118,14 @@ def _softmax_pair_to_logit(tensor: torch.Tensor) -> torch.Tensor:
 _TRANSFORMS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "rpn_cls_score.weight": _softmax_pair_to_logit,
     "rpn_cls_score.bias": _softmax_pair_to_logit,
-    "cls_score.weight": _background_last,
-    "cls_score.bias": _background_last,
-    "bbox_pred.weight": _drop_background_boxes,
-    "bbox_pred.bias": _drop_background_boxes,
-    "cls_embedding.weight": _background_last,
-    "attr_score.weight": _background_last,
-    "attr_score.bias": _background_last,
+    "cls_score.weight": background_last,
+    "cls_score.bias": background_last,
+    "bbox_pred.weight": drop_background_boxes,
+    "bbox_pred.bias": drop_background_boxes,
+    "cls_embedding.weight": background_last,
+    "attr_score.weight": background_last,
+    "attr_score.bias": background_last,
 }
-
-
-@dataclass
-class ConversionReport:
-    """What a conversion could not account for, by name.
-
-    Attributes:
-        missing: keys of the map that the source state dict lacks.
-        unexpected: source keys that the map does not know.
-        ignored: source keys that carry no weights (`num_batches_tracked`).
-    """
-
-    missing: list[str] = field(default_factory=list)
-    unexpected: list[str] = field(default_factory=list)
-    ignored: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        """True when every key of the map was found and every source key was used."""
-        return not self.missing and not self.unexpected
 
 
 _MERGED_NORM = re.compile(r"^bn(?P<name>.+)\.(?P<param>weight|bias)$")
@@ -189,33 +165,9 @@ def convert_butd_state_dict(
         source[name] = value
     if attributes is None:
         attributes = "fc_attr.weight" in source
-    key_map = build_key_map(depth, attributes)
-    report = ConversionReport(
-        missing=[key for key in key_map if key not in source],
-        unexpected=sorted([key for key in source if key not in key_map] + duplicates),
-        ignored=sorted(key for key in state_dict if key.endswith(_IGNORED_SUFFIXES)),
-    )
-    converted = {}
-    for key, target in key_map.items():
-        if key in source:
-            transform = _TRANSFORMS.get(key)
-            converted[target] = transform(source[key]) if transform else source[key]
-    return converted, report
-
-
-def read_state_dict(path: str) -> dict[str, torch.Tensor]:
-    """A Caffe-named state dict from a torch file, bare or wrapped under "state_dict" or "model".
-
-    Args:
-        path: a `.pt`/`.pth` file (the `.caffemodel` itself needs Caffe to read; export its blobs first).
-    """
-    loaded = torch.load(path, map_location="cpu", weights_only=True)
-    for wrapper in ("state_dict", "model"):
-        if isinstance(loaded, dict) and isinstance(loaded.get(wrapper), dict):
-            loaded = loaded[wrapper]
-    if not isinstance(loaded, dict):
-        raise ValueError(f"{path} holds a {type(loaded).__name__}, not a state dict")
-    return loaded
+    converted, missing, unexpected = apply_key_map(source, build_key_map(depth, attributes), _TRANSFORMS)
+    ignored = sorted(key for key in state_dict if key.endswith(_IGNORED_SUFFIXES))
+    return converted, ConversionReport(missing=missing, unexpected=sorted(unexpected + duplicates), ignored=ignored)
 
 
 def is_butd_state_dict(state_dict: Mapping[str, object]) -> bool:

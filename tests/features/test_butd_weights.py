@@ -8,12 +8,8 @@ import pytest
 import torch
 import yaml
 
-from features.weights.butd_vg import (
-    build_key_map,
-    convert_butd_state_dict,
-    is_butd_state_dict,
-    read_state_dict,
-)
+from features.weights.butd_vg import build_key_map, convert_butd_state_dict, is_butd_state_dict
+from features.weights.layout import read_state_dict
 
 CONFIG = Path(__file__).parents[2] / "configs" / "features" / "vg_r101_c4.yaml"
 
