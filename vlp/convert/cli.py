@@ -41,13 +41,13 @@ def _parser() -> argparse.ArgumentParser:
     hf.add_argument("--no-region-layernorm", action="store_true", help="oscar style without the region LayerNorm")
     parser.add_argument(
         "--allow-missing",
-        nargs="+",
+        action="append",
         default=[],
         metavar="PREFIX",
-        help="vlp-name prefixes that may be missing from SRC (they stay freshly initialised)",
+        help="vlp-name prefix that may be missing from SRC (stays freshly initialised); repeatable",
     )
     parser.add_argument(
-        "--allow-unexpected", nargs="+", default=[], metavar="PREFIX", help="SRC-name prefixes that may go unused"
+        "--allow-unexpected", action="append", default=[], metavar="PREFIX", help="SRC-name prefix that may go unused"
     )
     parser.add_argument(
         "--verify",

@@ -162,9 +162,15 @@ class OscarReference(nn.Module):
             norm = [nn.LayerNorm(inner, eps=config.layer_norm_eps)] if classifier_layer_norm else []
             self.classifier = nn.Sequential(nn.Linear(hidden, inner), nn.ReLU(), *norm, nn.Linear(inner, num_labels))
 
-    def forward(self, *args: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """`OscarImgBert.forward`."""
-        return self.bert(*args)
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        token_type_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        img_feats: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Sequence and pooled outputs, as `OscarImgBert.forward`."""
+        return self.bert(input_ids, token_type_ids, attention_mask, img_feats)
 
     def mlm_logits(self, states: torch.Tensor) -> torch.Tensor:
         """[..., H] -> [..., V]."""
@@ -297,9 +303,18 @@ class UniterReference(nn.Module):
         layers = [nn.Linear(hidden, inner), nn.GELU(), nn.LayerNorm(inner, eps=eps), nn.Linear(inner, outputs)]
         return nn.Sequential(*layers)
 
-    def forward(self, *args: torch.Tensor, **kwargs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """`UniterBackbone.forward`."""
-        return self.uniter(*args, **kwargs)
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        position_ids: torch.Tensor,
+        img_feat: torch.Tensor,
+        img_pos_feat: torch.Tensor,
+        attn_masks: torch.Tensor,
+        gather_index: torch.Tensor,
+        img_masks: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Sequence and pooled outputs, as `UniterBackbone.forward`."""
+        return self.uniter(input_ids, position_ids, img_feat, img_pos_feat, attn_masks, gather_index, img_masks)
 
     def region_regression(self, states: torch.Tensor) -> torch.Tensor:
         """[..., H] -> [..., D], UNITER's `RegionFeatureRegression`."""

@@ -49,8 +49,6 @@ class VLModel(nn.Module):
         self.encoder = Encoder(config)
         self.pooler = nn.Linear(config.hidden_size, config.hidden_size)
         init_weights(self, config.initializer_range)
-        if isinstance(self.region_embeddings, UniterRegionEmbeddings):  # init_weights leaves plain Parameters alone
-            nn.init.zeros_(self.region_embeddings.mask_embedding[0])
 
     @property
     def word_embedding_weight(self) -> torch.Tensor:
