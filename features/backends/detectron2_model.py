@@ -181,7 +181,7 @@ def build_butd_model(cfg: CfgNode) -> GeneralizedRCNN:
     """
     backbone = build_backbone(cfg)
     shapes = backbone.output_shape()
-    return GeneralizedRCNN(
+    model = GeneralizedRCNN(
         backbone=backbone,
         proposal_generator=build_rpn(cfg, shapes),
         roi_heads=ButdRes5ROIHeads(cfg, shapes),
@@ -189,3 +189,9 @@ def build_butd_model(cfg: CfgNode) -> GeneralizedRCNN:
         pixel_std=cfg.MODEL.PIXEL_STD,
         input_format=cfg.INPUT.FORMAT,
     )
+    # Each residual branch starts at zero (its last norm scales by 0), so that until weights are loaded the 30-odd
+    # blocks keep activations near the input's scale; otherwise random features reach ~1e6, past float16's range.
+    for block in model.modules():
+        if isinstance(block, BottleneckBlock):
+            nn.init.zeros_(block.conv3.norm.weight)
+    return model

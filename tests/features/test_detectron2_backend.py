@@ -242,3 +242,19 @@ def test_settings_and_vocabularies_are_checked(tmp_path):
         Detectron2Backend(model, label_names=names, attribute_names=str(vocabulary))
     with pytest.raises(KeyError):  # detectron2 refuses keys it does not know
         Detectron2Backend({"MODEL": {"NO_SUCH_KEY": 1}}, label_names=names)
+
+
+def test_an_image_without_proposals_gets_one_whole_image_region(records):
+    model = small_model_config()
+    model["MODEL"]["PROPOSAL_GENERATOR"]["MIN_SIZE"] = 10_000  # filters out every proposal
+    with pytest.warns(UserWarning, match="RANDOM WEIGHTS"):
+        backend = Detectron2Backend(
+            model,
+            label_names=[f"object_{i}" for i in range(CLASSES)],
+            attribute_names=[f"attribute_{i}" for i in range(ATTRIBUTES)],
+            device="cpu",
+        )
+    (found,) = backend.detect(records[:1])
+    height, width = records[0].size
+    np.testing.assert_array_equal(found.boxes, [[0, 0, width, height]])
+    assert found.features.shape == (1, 2048) and found.attributes.shape == (1, 3)
