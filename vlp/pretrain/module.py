@@ -13,6 +13,7 @@ model:
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import torch
@@ -67,12 +68,18 @@ class PretrainModule(LightningModule):
         tokenizer_from: str | None = None,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters()
         self.objectives = objectives or ObjectiveWeights()
+        self.optimizer_settings = optimizer or OptimizerSettings()
+        # Plain values only: checkpoints are loaded with `weights_only=True`, which refuses arbitrary classes.
+        self.save_hyperparameters(ignore=["config", "objectives", "optimizer"])
+        self.hparams.update(
+            config=config.to_dict(),
+            objectives=dataclasses.asdict(self.objectives),
+            optimizer=dataclasses.asdict(self.optimizer_settings),
+        )
         if mixing not in ("all", "sample"):
             raise ValueError(f"mixing must be 'all' or 'sample', got {mixing!r}")
         self.mixing = mixing
-        self.optimizer_settings = optimizer or OptimizerSettings()
         self.export_dir, self.tokenizer_from = export_dir, tokenizer_from
         self.model = VLModel(config)
         self.heads = build_heads(config, self.objectives, contrastive_classes, num_region_labels, embed_dim)
