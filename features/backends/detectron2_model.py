@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from detectron2.config import CfgNode, configurable
 from detectron2.layers import CNNBlockBase, ShapeSpec
 from detectron2.modeling import GeneralizedRCNN
-from detectron2.modeling.anchor_generator import DefaultAnchorGenerator
+from detectron2.modeling.anchor_generator import BufferList, DefaultAnchorGenerator
 from detectron2.modeling.backbone import ResNet, build_resnet_backbone
 from detectron2.modeling.backbone.resnet import BottleneckBlock
 from detectron2.modeling.proposal_generator import RPN
@@ -47,7 +47,7 @@ class CaffeMaxPoolStem(CNNBlockBase):
         self.conv1 = conv1
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """[N, 3, H, W] -> [N, 64, ceil((H/2 - 3) / 2) + 1, ...]."""
+        """[N, 3, H, W] -> [N, 64, H', W'] with H' = ceil((ceil(H / 2) - 3) / 2) + 1 (likewise W')."""
         return F.max_pool2d(F.relu_(self.conv1(x)), kernel_size=3, stride=2, padding=0, ceil_mode=True)
 
 
@@ -67,23 +67,23 @@ class CaffeAnchorGenerator(DefaultAnchorGenerator):
     `ANCHOR_GENERATOR.OFFSET: 0.5` the boxes sit where Caffe's do in continuous coordinates.
     """
 
-    def _calculate_anchors(self, sizes: list[list[float]], aspect_ratios: list[list[float]]) -> nn.Module:
-        # The base box depends on the stride, which the parent's per-level hook does not receive.
-        self._level_strides = iter(self.strides)
-        return super()._calculate_anchors(sizes, aspect_ratios)
+    def _calculate_anchors(self, sizes: list[list[float]], aspect_ratios: list[list[float]]) -> BufferList:
+        # Overridden whole (rather than generate_cell_anchors) because the base box depends on each level's stride.
+        levels = zip(self.strides, sizes, aspect_ratios, strict=True)
+        return BufferList([caffe_cell_anchors(stride, level_sizes, ratios) for stride, level_sizes, ratios in levels])
 
-    def generate_cell_anchors(self, sizes=(64, 128, 256, 512), aspect_ratios=(0.5, 1.0, 2.0)) -> torch.Tensor:
-        """[len(aspect_ratios) * len(sizes), 4] boxes x1, y1, x2, y2 centred on (0, 0), ratio major."""
-        stride = next(self._level_strides)
-        anchors = []
-        for ratio in aspect_ratios:
-            # Python's round halves to even, like numpy's in the original generate_anchors.
-            base_w = round(math.sqrt(stride * stride / ratio))
-            base_h = round(base_w * ratio)
-            for size in sizes:
-                w, h = base_w * size / stride, base_h * size / stride
-                anchors.append([-w / 2, -h / 2, w / 2, h / 2])
-        return torch.tensor(anchors)
+
+def caffe_cell_anchors(stride: int, sizes: list[float], aspect_ratios: list[float]) -> torch.Tensor:
+    """[len(aspect_ratios) * len(sizes), 4] boxes x1, y1, x2, y2 centred on (0, 0), aspect ratio major."""
+    anchors = []
+    for ratio in aspect_ratios:
+        # Python's round halves to even, like numpy's in Caffe Faster R-CNN's generate_anchors.
+        base_w = round(math.sqrt(stride * stride / ratio))
+        base_h = round(base_w * ratio)
+        for size in sizes:
+            w, h = base_w * size / stride, base_h * size / stride
+            anchors.append([-w / 2, -h / 2, w / 2, h / 2])
+    return torch.tensor(anchors, dtype=torch.float32)
 
 
 def build_rpn(cfg: CfgNode, input_shape: dict[str, ShapeSpec]) -> RPN:
