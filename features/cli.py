@@ -2,6 +2,8 @@
 
     extract-features run --config configs/features/given_boxes.yaml --input data/instances_val.json \\
         --image-root data/images --output runs/feats/val.h5 [--device cuda --processes 0] [key=value ...]
+    extract-features run --config configs/features/torchvision_frcnn.yaml --input photos/ --output photos.h5 \\
+        backend.init_args.weights=fasterrcnn_resnet50_fpn_coco.pth
     extract-features import-butd trainval_36.tsv.0 trainval_36.tsv.1 --output butd.h5 [--objects-vocab ...]
     extract-features import-vinvl --features features.tsv --labels predictions.tsv [--hw hw.tsv] --output vinvl.h5
     extract-features inspect runs/feats/val.h5
@@ -37,7 +39,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="extract-features",
         description="Region features into an HDF5 region store: extract from images, import public TSV dumps, "
-        "inspect a store, draw its boxes.",
+        "inspect a store, draw its boxes. `extract-features COMMAND --help` tells more.",
+        epilog="examples:\n" + __doc__.split("\n\n", 1)[1],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -50,7 +53,9 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     run.add_argument("--config", required=True, help="YAML of configs/features/")
-    run.add_argument("--input", nargs="+", help="image folder(s), list file(s) or COCO-style json(s)")
+    run.add_argument(
+        "--input", action="append", help="image folder, list file or COCO-style json (repeat the flag for several)"
+    )
     run.add_argument("--output", help="region store path (NAME.h5)")
     run.add_argument("--image-root", help="folder of the relative file names of a json or list file")
     run.add_argument("--device", help="auto, cpu, cuda or cuda:N (run.device)")

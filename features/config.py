@@ -128,14 +128,13 @@ def load_config(
     problems = unknown_keys(raw)
     if problems:
         raise ConfigError(f"{path}: " + "; ".join(problems))
+    missing = missing_keys(OmegaConf.to_container(raw, resolve=False))
+    if missing:
+        raise ConfigError(
+            f"{path}: missing values for {', '.join(missing)} (set them in the YAML or on the command line)"
+        )
     try:
-        typed = OmegaConf.merge(OmegaConf.structured(ExtractionConfig), raw)
-        missing = sorted(OmegaConf.missing_keys(typed))
-        if missing:
-            raise ConfigError(
-                f"{path}: missing values for {', '.join(missing)} (set them in the YAML or on the command line)"
-            )
-        config = OmegaConf.to_object(typed)
+        config = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(ExtractionConfig), raw))
     except OmegaConfBaseException as error:
         raise ConfigError(f"{path}: {error}") from error
     assert isinstance(config, ExtractionConfig)
@@ -165,6 +164,15 @@ def unknown_keys(raw: DictConfig) -> list[str]:
             if "device" in init_args:
                 problems.append("backend.init_args.device: set the device with run.device (or --device)")
     return problems
+
+
+def missing_keys(tree: Any, prefix: str = "") -> list[str]:
+    """Dotted keys whose value is OmegaConf's `???` in a plain (unresolved) container, in document order."""
+    if isinstance(tree, dict):
+        return [k for key, value in tree.items() for k in missing_keys(value, f"{prefix}{key}.")]
+    if isinstance(tree, list):
+        return [k for i, value in enumerate(tree) for k in missing_keys(value, f"{prefix}{i}.")]
+    return [prefix[:-1]] if tree == "???" else []
 
 
 def _field_names(schema: type) -> list[str]:

@@ -22,7 +22,7 @@ QUICK = [
 
 
 def extract(inputs, output: Path, *extra: str, image_root=None, weights=None) -> int:
-    argv = ["run", "--config", CONFIG, "--input", *map(str, inputs), "--output", str(output)]
+    argv = ["run", "--config", CONFIG, *(f"--input={path}" for path in inputs), "--output", str(output)]
     if image_root is not None:
         argv += ["--image-root", str(image_root)]
     overrides = [*QUICK, *([f"backend.init_args.weights={weights}"] if weights else [])]

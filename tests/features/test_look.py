@@ -1,0 +1,81 @@
+"""Looking at a store: the summary against counts made here from the written entries, and drawn boxes on PNGs."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+from PIL import Image
+
+from features.cli import main
+from features.draw import _colour
+from features.summary import summarize
+from tests.features.images import pattern
+from vlp.store import RegionStoreWriter, shard_path
+
+LABELS = ["cat", "dog", "bird"]
+
+
+def entries(seed: int, count: int) -> list[dict]:
+    rng = np.random.default_rng(seed)
+    made = []
+    for i in range(count):
+        k = int(rng.integers(1, 6))
+        made.append(
+            {
+                "image_id": f"{seed}-{i}",
+                "image_size": (60, 80),
+                "features": rng.normal(size=(k, 8)).astype(np.float32),
+                "boxes": np.tile(np.array([[10, 10, 50, 40]], np.float32), (k, 1)),
+                "scores": rng.uniform(size=k).astype(np.float32),
+                "labels": [LABELS[j] for j in rng.integers(0, 3, k)],
+                "attributes": [["red"] * int(j) for j in rng.integers(0, 3, k)],
+            }
+        )
+    return made
+
+
+def write_shards(path, shards: list[list[dict]]) -> None:
+    for index, shard in enumerate(shards):
+        target = shard_path(path, index, len(shards))
+        with RegionStoreWriter(target, 8, provenance={"backend": "test"}, max_attributes_per_region=2) as writer:
+            for entry in shard:
+                writer.add(**entry)
+
+
+def test_summary_counts_match_the_entries(tmp_path, capsys):
+    shards = [entries(0, 7), entries(1, 5)]
+    write_shards(tmp_path / "feats.h5", shards)
+    summary = summarize(tmp_path / "feats.h5")
+    written = [e for shard in shards for e in shard]
+    counts = [len(e["labels"]) for e in written]
+    assert summary.images == 12 and summary.regions == sum(counts) and summary.feature_dim == 8
+    assert summary.boxes_per_image.tolist() == counts
+    assert summary.labels == Counter(label for e in written for label in e["labels"])
+    assert summary.attributes == Counter({"red": sum(len(a) for e in written for a in e["attributes"])})
+    assert len(summary.provenances) == 1 and len(summary.provenances[0][1]) == 2
+    assert main(["inspect", str(tmp_path / "feats.h5"), "--top", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "images: 12" in out and f"max {max(counts)}" in out and '"backend": "test"' in out
+    assert "labels (3 distinct, top 2)" in out
+
+
+def test_draw_puts_boxes_and_tags_on_the_images(tmp_path, capsys):
+    store = tmp_path / "feats.h5"
+    write_shards(store, [entries(0, 2)])
+    folder = tmp_path / "images"
+    folder.mkdir()
+    pixels = pattern(60, 80)
+    Image.fromarray(pixels).save(folder / "0-0.png")
+    argv = ["draw", str(store), "--ids", "0-0", "0-1", "--images", str(folder), "--out", str(tmp_path / "out")]
+    assert main(argv) == 0
+    drawn = np.asarray(Image.open(tmp_path / "out" / "0-0.png").convert("RGB"))
+    assert drawn.shape == pixels.shape
+    # The left edge of the box (x = 10, below the tag) has the colour of one of its labels.
+    edge = tuple(int(v) for v in drawn[35, 10])
+    assert edge in {_colour(name) for name in LABELS}
+    np.testing.assert_array_equal(drawn[55:, 60:], pixels[55:, 60:])  # away from the box the image is untouched
+    grey = np.asarray(Image.open(tmp_path / "out" / "0-1.png").convert("RGB"))
+    assert grey.shape == (60, 80, 3) and tuple(grey[55, 75]) == (128, 128, 128)  # not among the images: a canvas
+    assert main(["draw", str(store), "--ids", "missing", "--out", str(tmp_path / "out")]) == 2
+    assert "'missing' is not in the region store" in capsys.readouterr().err
