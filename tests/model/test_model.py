@@ -171,6 +171,8 @@ def test_bad_inputs_are_refused():
         vl(**batch.inputs(), masked_regions=torch.zeros(1, 6, dtype=torch.bool))
     with pytest.raises(ValueError, match="input_ids, region_features or both"):
         vl()
+    with pytest.raises(ValueError, match=r"attention_mask_3d should be \[B, L, P \+ L\] = \[1, 15, 15\]"):
+        vl(**batch.inputs(), attention_mask_3d=torch.ones(1, 15, 14))
 
 
 def test_config_reports_every_problem_at_once():

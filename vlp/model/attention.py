@@ -63,14 +63,20 @@ def attention_mask(
 
     Returns:
         None when every query may attend every key (the fastest SDPA path), otherwise [B, 1, L', P + L'].
+
+    Raises:
+        ValueError: `mask_3d` does not have the shape above.
     """
+    past = 0 if past_valid is None else past_valid.shape[1]
+    expected = (layout.batch_size, layout.full_length, past + layout.full_length)
+    if mask_3d is not None and tuple(mask_3d.shape) != expected:
+        raise ValueError(f"attention_mask_3d should be [B, L, P + L] = {list(expected)}, got {list(mask_3d.shape)}")
     key_valid = layout.slot_valid if past_valid is None else torch.cat([past_valid, layout.slot_valid], dim=1)
     if mask_3d is None:
         if layout.dense and (past_valid is None or bool(past_valid.all())):
             return None
         return key_valid[:, None, None, :]
     mask = mask_3d.bool()
-    past = 0 if past_valid is None else past_valid.shape[1]
     if not layout.dense:
         rows = layout.slot_position
         mask = mask.gather(1, rows.unsqueeze(-1).expand(-1, -1, mask.shape[-1]))
