@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,17 +53,15 @@ BERT_MLM_HEAD_KEYS: dict[str, str] = {
     "bias": "bias",
 }
 
-PARAMETERS = ("weight", "bias")
-
 
 def prefixed(mapping: Mapping[str, str], ours: str, theirs: str) -> dict[str, str]:
     """Prepends `ours` to the keys and `theirs` to the values of a key map."""
     return {ours + key: theirs + value for key, value in mapping.items()}
 
 
-def module_keys(modules: Mapping[str, str], parameters: Iterable[str] = PARAMETERS) -> dict[str, str]:
-    """Expands a module-level map `{ours: theirs}` to its parameters (`weight` and `bias` by default)."""
-    return {f"{ours}.{name}": f"{theirs}.{name}" for ours, theirs in modules.items() for name in parameters}
+def module_keys(modules: Mapping[str, str]) -> dict[str, str]:
+    """Expands a map `{ours: theirs}` of Linear and LayerNorm modules to their `weight` and `bias`."""
+    return {f"{ours}.{name}": f"{theirs}.{name}" for ours, theirs in modules.items() for name in ("weight", "bias")}
 
 
 def bert_backbone_keys(config: VLConfig, prefix: str) -> dict[str, str]:
