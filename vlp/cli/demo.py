@@ -7,6 +7,7 @@ Each capability of the suite adds a stage. Stages after the first run the same u
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import subprocess
 import sys
@@ -15,34 +16,89 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from vlp.world import WorldFiles, generate_world
+from vlp.store import RegionStore
+from vlp.world import SPLITS, generate_world
+
+# The YAML configs live beside the packages in the repository (an editable install, as scripts/demo makes).
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 
 @dataclass
 class DemoRun:
-    """What the stages share: where the run lives and what earlier stages produced."""
+    """Where the run lives; every stage finds the previous stages' outputs at these fixed paths."""
 
     run_dir: Path
     num_images: int
     seed: int
-    world: WorldFiles | None = None
+
+    @property
+    def world_dir(self) -> Path:
+        return self.run_dir / "world"
+
+    @property
+    def store_path(self) -> Path:
+        return self.run_dir / "features" / "regions.h5"
+
+    def environment(self) -> dict[str, str]:
+        """The variables through which the demo configs (configs/*/demo_*.yaml) find this run's files."""
+        dim = RegionStore(self.store_path).feature_dim
+        return {
+            "VLP_DEMO_DIR": str(self.run_dir),
+            "VLP_DEMO_STORE": str(self.store_path),
+            "VLP_DEMO_FEATURE_DIM": str(dim),
+        }
+
+
+def run_command(command: Sequence[str], env: dict[str, str] | None = None) -> None:
+    """Runs one user-facing command of the suite, echoing it (and the variables it gets) first; raises if it fails.
+
+    The command's program is looked up beside this Python first, so the demo works from an unactivated virtualenv.
+    """
+    shown = " ".join(f"{key}={shlex.quote(value)}" for key, value in (env or {}).items())
+    print(f"$ {shown + ' ' if shown else ''}{shlex.join(command)}", flush=True)
+    beside = Path(sys.executable).parent / command[0]
+    program = str(beside) if beside.exists() else command[0]
+    subprocess.run([program, *command[1:]], check=True, env={**os.environ, **(env or {})})
 
 
 def stage_world(run: DemoRun) -> None:
     """Generates the synthetic world (images, COCO, Karpathy and VQA v2 files, scene graphs)."""
-    run.world = generate_world(run.run_dir / "world", num_images=run.num_images, seed=run.seed)
-    print(run.world.describe())
+    world = generate_world(run.world_dir, num_images=run.num_images, seed=run.seed)
+    print(world.describe())
+
+
+def stage_features(run: DemoRun) -> None:
+    """Extracts region features of every split with the given-boxes backend (boxes from the COCO instances)."""
+    inputs = [
+        arg for split in SPLITS for arg in ("--input", str(run.world_dir / "annotations" / f"instances_{split}.json"))
+    ]
+    config = CONFIGS / "features" / "demo_world.yaml"
+    run_command(
+        [
+            "extract-features",
+            "run",
+            "--config",
+            str(config),
+            *inputs,
+            "--image-root",
+            str(run.world_dir / "images"),
+            "--output",
+            str(run.store_path),
+        ]
+    )
+    run_command(["extract-features", "inspect", str(run.store_path)])
+
+
+def stage_pretrain(run: DemoRun) -> None:
+    """Pretrains a small model with Oscar's objectives (masked tokens over words and tags, polluted-tag contrastive)."""
+    run_command(["vlp", "fit", "--config", str(CONFIGS / "pretrain" / "demo_oscar.yaml")], env=run.environment())
 
 
 STAGES: dict[str, Callable[[DemoRun], None]] = {
     "world": stage_world,
+    "features": stage_features,
+    "pretrain": stage_pretrain,
 }
-
-
-def run_command(command: Sequence[str]) -> None:
-    """Runs one user-facing command of the suite, echoing it first; raises if it fails."""
-    print(f"$ {shlex.join(command)}", flush=True)
-    subprocess.run(list(command), check=True)
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -69,7 +125,13 @@ def main(argv: Sequence[str]) -> int:
     for name in args.stages.split(","):
         print(f"\n== vlp demo: {name} ==", flush=True)
         started = time.perf_counter()
-        STAGES[name](run)
+        try:
+            STAGES[name](run)
+        except subprocess.CalledProcessError as error:
+            print(
+                f"vlp demo: stage {name!r} failed ({shlex.join(error.cmd)} exited {error.returncode})", file=sys.stderr
+            )
+            return 1
         print(f"[{name} done in {time.perf_counter() - started:.1f}s]", flush=True)
     print(f"\nvlp demo: finished; everything is under {run.run_dir}")
     return 0
