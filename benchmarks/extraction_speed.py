@@ -31,10 +31,10 @@ from features.backends.common import image_tensor
 from features.backends.given_boxes import GivenBoxesBackend
 from features.backends.torchvision_backend import TorchvisionBackend
 from features.decode import Decoder
+from features.extract import open_writer
 from features.failures import FailureLog
 from features.inputs import ImageItem, list_images
 from features.pipeline import extract_images
-from vlp.store import RegionStoreWriter
 
 
 def make_dataset(root: Path, count: int, height: int, width: int, boxes: int, seed: int = 0) -> Path:
@@ -104,15 +104,7 @@ def time_pipeline(
     """Wall and CPU seconds of `extract_images` into a fresh store."""
     wall, cpu = time.perf_counter(), time.process_time()
     with (
-        RegionStoreWriter(
-            store,
-            backend.feature_dim,
-            provenance=backend.provenance(),
-            label_names=backend.label_names,
-            attribute_names=backend.attribute_names,
-            max_attributes_per_region=backend.max_attributes_per_region,
-            if_exists="overwrite",
-        ) as writer,
+        open_writer(store, backend, backend.provenance(), if_exists="overwrite") as writer,
         FailureLog(store.with_suffix(".failures.jsonl")) as failures,
     ):
         summary = extract_images(

@@ -114,11 +114,11 @@ def load_config(
     Raises:
         ConfigError: listing every unknown key, bad choice, missing value or wrong type found.
     """
+    bad = [o for o in overrides if "=" not in o]
+    if bad:
+        raise ConfigError(f"overrides must look like key=value, got {bad}")
     try:
         raw = OmegaConf.load(path)
-        bad = [o for o in overrides if "=" not in o]
-        if bad:
-            raise ConfigError(f"overrides must look like key=value, got {bad}")
         raw = OmegaConf.merge(raw, OmegaConf.from_dotlist(list(overrides)))
         for key, value in (values or {}).items():
             OmegaConf.update(raw, key, value, force_add=True)

@@ -48,8 +48,9 @@ class Decoder:
     exif_transpose: bool = True
 
     def settings(self) -> dict[str, object]:
-        """What of decoding shapes the features (for the store's provenance)."""
-        return {"max_side": self.max_side, "max_image_pixels": self.max_image_pixels, "exif": self.exif_transpose}
+        """What of decoding shapes the features (for the store's provenance; the pixel limit only refuses images, so
+        a resumed run may raise it)."""
+        return {"max_side": self.max_side, "exif_transpose": self.exif_transpose}
 
     def __call__(self, item: ImageItem) -> ImageRecord | DecodeFailure:
         """The decoded image, or a `DecodeFailure` naming the reason; never raises for a bad file."""

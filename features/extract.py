@@ -9,10 +9,13 @@ from __future__ import annotations
 import multiprocessing
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
 
 import torch
 
 import vlp
+from features.backends.base import Backend
 from features.config import ExtractionConfig
 from features.failures import FailureLog, failures_path
 from features.inputs import ImageItem, list_images
@@ -71,16 +74,7 @@ def extract_shard(config: ExtractionConfig, items: Sequence[ImageItem], plan: Sh
     run = config.run
     progress = Progress(f"shard {plan.index}/{plan.count}", run.progress, run.log_every_s, position=plan.local_rank)
     with (
-        RegionStoreWriter(
-            path,
-            backend.feature_dim,
-            provenance=provenance,
-            label_names=backend.label_names,
-            attribute_names=backend.attribute_names,
-            max_attributes_per_region=backend.max_attributes_per_region,
-            if_exists=run.if_exists,  # type: ignore[arg-type]
-            commit_every=run.commit_every,
-        ) as writer,
+        open_writer(path, backend, provenance, if_exists=run.if_exists, commit_every=run.commit_every) as writer,
         FailureLog(failures_path(path)) as failures,
     ):
         return extract_images(
@@ -93,3 +87,20 @@ def extract_shard(config: ExtractionConfig, items: Sequence[ImageItem], plan: Sh
             num_workers=run.num_workers,
             progress=progress,
         )
+
+
+def open_writer(
+    path: Path, backend: Backend, provenance: dict[str, Any], *, if_exists: str = "resume", commit_every: int = 64
+) -> RegionStoreWriter:
+    """The store writer of a shard, with the backend's feature size and vocabularies."""
+    return RegionStoreWriter(
+        path,
+        backend.feature_dim,
+        provenance=provenance,
+        # Distinct names in the backend's order, so that every shard numbers labels alike.
+        label_names=list(dict.fromkeys(backend.label_names)),
+        attribute_names=list(dict.fromkeys(backend.attribute_names)),
+        max_attributes_per_region=backend.max_attributes_per_region,
+        if_exists=if_exists,  # type: ignore[arg-type]
+        commit_every=commit_every,
+    )

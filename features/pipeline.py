@@ -10,10 +10,11 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from torch.utils.data import DataLoader, Dataset
 
-from features.backends.base import Backend, ImageRecord
+from features.backends.base import Backend, Detections, ImageRecord
 from features.decode import DecodeFailure, Decoder
 from features.failures import FailureLog
 from features.inputs import ImageItem
@@ -77,6 +78,25 @@ class DecodedImages(Dataset):
         return self.decoder(self.items[index])
 
 
+def _named(found: Detections, backend: Backend) -> dict[str, Any]:
+    """Labels and attributes of detections by name.
+
+    The store keeps one vocabulary of distinct names and a backend's may repeat a name (torchvision's COCO categories
+    list "N/A" for every unused id), so indices would not carry over.
+    """
+    named: dict[str, Any] = {"labels": [backend.label_names[i] for i in found.labels]}
+    if found.attributes is not None:
+        slots = [[j for j, a in enumerate(row) if a >= 0] for row in found.attributes]
+        named["attributes"] = [
+            [backend.attribute_names[row[j]] for j in kept] for row, kept in zip(found.attributes, slots, strict=True)
+        ]
+        if found.attribute_scores is not None:
+            named["attribute_scores"] = [
+                [float(row[j]) for j in kept] for row, kept in zip(found.attribute_scores, slots, strict=True)
+            ]
+    return named
+
+
 def as_list(batch: list) -> list:
     """Collate that keeps decoded images as they are: backends batch them their own way."""
     return batch
@@ -126,14 +146,7 @@ def extract_images(
             if len(found.boxes) == 0:
                 raise RuntimeError(f"{type(backend).__name__} returned no region for image {record.image_id!r}")
             writer.add(
-                record.image_id,
-                record.full_size,
-                found.features,
-                found.boxes,
-                found.scores,
-                found.labels,
-                found.attributes,
-                found.attribute_scores,
+                record.image_id, record.full_size, found.features, found.boxes, found.scores, **_named(found, backend)
             )
             summary.boxes.append(len(found.boxes))
         summary.extracted += len(records)

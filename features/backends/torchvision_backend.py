@@ -1,9 +1,16 @@
 """The torchvision backend: any `torchvision.models.detection` model, weights from a local file, COCO labels as tags.
 
-The model runs as torchvision ships it, with its own resizing and post-processing, asked for every detection above a
-zero score (per-class NMS at `nms_threshold`, at most `max_boxes`). The kept boxes are those above `score_threshold`,
-at least `min_boxes` (the top-scoring ones whatever their score) and at most `max_boxes`. Their features are pooled
-again from the backbone output of the same forward pass (captured by a hook), at the kept boxes:
+The model runs as torchvision ships it, with its own resizing and post-processing (per-class NMS at `nms_threshold`,
+at most `max_boxes`). The kept boxes are those scoring at least `score_threshold`, but at least `min_boxes` (the
+top-scoring ones whatever their score) and at most `max_boxes`:
+- R-CNN models post-process with the score threshold itself: torchvision runs NMS on every class-specific box above
+  it, and with no threshold that is 90 classes x 1000 proposals per image, seconds of NMS. An image left with fewer than
+  `min_boxes` is post-processed again, by the same torchvision code, from the classifier outputs of the same forward
+  pass, with the threshold lowered to let only its `min_boxes * CANDIDATES_PER_BOX` best class scores through; greedy
+  NMS keeps the same boxes among those as it would among all of them.
+- single-stage models (RetinaNet, FCOS, SSD) post-process with no threshold, their candidates being capped per level or
+  class already (`topk_candidates`).
+Features are pooled again from the backbone output of the same forward pass (captured by a hook), at the kept boxes:
 - R-CNN models (Faster, Mask, Keypoint R-CNN): the box head's representation (1024-d for the standard heads), the
   features the classifier saw, for the final boxes;
 - single-stage models (RetinaNet, FCOS, SSD): RoIAlign on the finest backbone level averaged over the grid
@@ -25,6 +32,8 @@ from features.backends.common import build_with_weights, file_fingerprint, image
 
 POOLED_SIZE = 7
 SAMPLING_RATIO = 2
+# Class scores that an R-CNN image short of `min_boxes` lets into NMS, per box wanted.
+CANDIDATES_PER_BOX = 20
 
 
 class TorchvisionBackend:
@@ -85,11 +94,14 @@ class TorchvisionBackend:
             seed=0,
             what=model,
         ).to(self.device)
-        self._configure_postprocessing(score_threshold=0.0, nms_threshold=nms_threshold, max_boxes=max_boxes)
-        self.box_head = getattr(getattr(self.model, "roi_heads", None), "box_head", None)
+        self.heads = getattr(self.model, "roi_heads", None)  # R-CNN models only
+        self._configure_postprocessing(score_threshold if self.heads is not None else 0.0, nms_threshold, max_boxes)
         self._captured: dict[str, Any] = {}
         self.model.backbone.register_forward_hook(lambda _m, _i, output: self._captured.update(features=output))
         self.model.transform.register_forward_hook(lambda _m, _i, output: self._captured.update(inputs=output[0]))
+        if self.heads is not None:  # what a second post-processing needs: proposals and the classifier's outputs
+            self.heads.register_forward_pre_hook(lambda _m, args: self._captured.update(proposals=args[1]))
+            self.heads.box_predictor.register_forward_hook(lambda _m, _i, out: self._captured.update(predictions=out))
         self.feature_dim = self._probe_feature_dim()
 
     def provenance(self) -> dict[str, Any]:
@@ -98,15 +110,19 @@ class TorchvisionBackend:
             **self.settings,
             "weights": file_fingerprint(self.weights),
             "label_names": self.label_names,
-            "features": "box_head" if self.box_head is not None else f"roi_align_mean_{POOLED_SIZE}x{POOLED_SIZE}",
+            "features": "box_head" if self.heads is not None else f"roi_align_mean_{POOLED_SIZE}x{POOLED_SIZE}",
         }
 
     @torch.inference_mode()
     def detect(self, images: list[ImageRecord]) -> list[Detections]:
         """The kept detections of every image, with their box features, in the images' order."""
         outputs = self.model([image_tensor(record.pixels, self.device) for record in images])
-        kept = [self._keep(output, record) for output, record in zip(outputs, images, strict=True)]
         inputs = self._captured["inputs"]
+        for i, (output, record) in enumerate(zip(outputs, images, strict=True)):
+            short = int((output["scores"] >= self.settings["score_threshold"]).sum()) < self.settings["min_boxes"]
+            if short and self.heads is not None:
+                outputs[i] = self._best_candidates(i, inputs.image_sizes, record)
+        kept = [self._keep(output, record) for output, record in zip(outputs, images, strict=True)]
         input_boxes = []
         for (boxes, _, _), record, (height, width) in zip(kept, images, inputs.image_sizes, strict=True):
             pixel_height, pixel_width = record.size
@@ -137,13 +153,37 @@ class TorchvisionBackend:
         Returns:
             N tensors [K_i, D].
         """
-        if self.box_head is not None:
-            pooled = self.box_head(self.model.roi_heads.box_roi_pool(features, boxes, image_sizes))
+        if self.heads is not None:
+            pooled = self.heads.box_head(self.heads.box_roi_pool(features, boxes, image_sizes))
         else:
             finest = next(iter(features.values())) if isinstance(features, dict) else features
             scale = level_scale(finest.shape[-1], input_width)
             pooled = roi_align(finest, boxes, POOLED_SIZE, scale, SAMPLING_RATIO, aligned=True).mean(dim=(2, 3))
         return list(pooled.split([len(b) for b in boxes]))
+
+    def _best_candidates(
+        self, index: int, image_sizes: list[tuple[int, int]], record: ImageRecord
+    ) -> dict[str, torch.Tensor]:
+        """R-CNN detections of image `index` of the last batch from its `min_boxes * CANDIDATES_PER_BOX` best class
+        scores, in `record.pixels` coordinates, as torchvision's own post-processing gives them."""
+        proposals = self._captured["proposals"]
+        counts = [len(p) for p in proposals]
+        logits, regression = (t.split(counts)[index] for t in self._captured["predictions"])
+        scores = torch.softmax(logits, -1)[:, 1:].flatten()
+        wanted = min(scores.numel(), self.settings["min_boxes"] * CANDIDATES_PER_BOX)
+        floor = scores.topk(wanted).values[-1]
+        threshold = self.heads.score_thresh
+        # torchvision keeps scores strictly above its threshold: set it just below the lowest candidate.
+        self.heads.score_thresh = float(torch.nextafter(floor, torch.zeros_like(floor)))
+        try:
+            (boxes,), (kept_scores,), (labels,) = self.heads.postprocess_detections(
+                logits, regression, [proposals[index]], [image_sizes[index]]
+            )
+        finally:
+            self.heads.score_thresh = threshold
+        (height, width), (pixel_height, pixel_width) = image_sizes[index], record.size
+        ratio = torch.tensor([pixel_width / width, pixel_height / height] * 2, device=boxes.device)
+        return {"boxes": boxes * ratio, "scores": kept_scores, "labels": labels}
 
     def _keep(self, output: dict[str, torch.Tensor], record: ImageRecord) -> tuple[torch.Tensor, ...]:
         """Boxes ([K, 4], `record.pixels` coordinates), scores and labels of the kept detections, best first."""

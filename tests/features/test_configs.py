@@ -74,5 +74,5 @@ def test_the_demo_stage_extracts_every_split(world, tmp_path):
     out = extract_demo_world_features(world, out_path=tmp_path / "demo.h5", overrides=overrides, verbose=False)
     with RegionStore(out) as store:
         assert len(store) == sum(world.num_images.values())
-        assert store.feature_dim == 256  # resnet18 layer3
+        assert store.feature_dim == 128  # resnet18 layer2
         assert sum(store.num_regions(i) for i in store.image_ids) == sum(world.num_objects.values()) + len(store)

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torchvision
+from PIL import Image
 
 from features.cli import main
 from features.failures import read_failures
@@ -81,8 +83,6 @@ def test_bad_files_are_listed_and_every_image_mode_is_extracted(tmp_path, resnet
     good = write_modes(tmp_path / "images")
     bad = write_bad_files(tmp_path / "images")
     large = tmp_path / "images" / "large.jpg"
-    from PIL import Image
-
     Image.fromarray(pattern(900, 1400)).save(large)
     files = [*good.values(), *bad.values(), large]
     images = [(i, p.name, 40, 56) for i, p in enumerate(files)]
@@ -119,3 +119,30 @@ def test_print_config_shows_the_resolved_settings(tmp_path, capsys):
     assert main([*argv, "run.batch_size=3"]) == 0
     printed = capsys.readouterr().out
     assert "annotations: in.json" in printed and "batch_size: 3" in printed and "device: cpu" in printed
+
+
+def test_a_torchvision_detector_through_the_command(tmp_path, detector_weights, capsys):
+    folder = tmp_path / "photos"
+    (folder / "sub").mkdir(parents=True)
+    Image.fromarray(pattern(60, 90, 1)).save(folder / "a.jpg")
+    Image.fromarray(pattern(80, 50, 2)).convert("L").save(folder / "sub" / "b.png")
+    argv = ["run", "--config", "configs/features/torchvision_frcnn.yaml", "--input", str(folder)]
+    argv += ["--output", str(tmp_path / "det.h5"), "run.num_workers=1", "run.progress=none", "run.device=cpu"]
+    argv += [
+        "backend.init_args.model=fasterrcnn_mobilenet_v3_large_320_fpn",
+        f"backend.init_args.weights={detector_weights}",
+    ]
+    # No detection of random weights reaches 1.01: every image gets its 3 best boxes.
+    argv += ["backend.init_args.min_size=96", "backend.init_args.score_threshold=1.01", "backend.init_args.min_boxes=3"]
+    assert main(argv) == 0
+    assert main(argv) == 0  # resumes: the store's vocabulary (COCO names, "N/A" once) matches the backend's again
+    assert "0 extracted, 2 already in the store" in capsys.readouterr().out
+    coco = torchvision.models.get_model_weights("fasterrcnn_resnet50_fpn").COCO_V1.meta["categories"]
+    with RegionStore(tmp_path / "det.h5") as store:
+        assert sorted(store.image_ids) == ["a", "sub/b"] and store.feature_dim == 1024
+        for image_id, (height, width) in (("a", (60, 90)), ("sub/b", (80, 50))):
+            entry = store[image_id]
+            assert entry.image_size == (height, width) and entry.num_regions == 3
+            assert set(entry.label_names) <= set(coco)
+            assert (entry.boxes >= -1e-3).all() and (entry.boxes[:, [0, 2]] <= width + 1e-3).all()
+        assert store.provenance["features"] == "box_head" and store.provenance["min_boxes"] == 3

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from features.inputs import DuplicateImageIdError, ImageItem, list_images
 from features.sharding import check_layout, plan_shards, select_shard, shard_of
@@ -88,6 +89,15 @@ def test_plan_numbers_shards_across_machines_and_processes():
     assert plan_shards(0, 1, 1, "cpu")[0].path("feats.h5") == Path("feats.h5")
     with pytest.raises(ValueError, match="shard_index"):
         plan_shards(2, 2, 1, "cpu")
+
+
+def test_processes_spread_over_cuda_devices(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert [p.device for p in plan_shards(0, 1, 0, "auto")] == ["cuda:0", "cuda:1"]  # 0: one per GPU
+    assert [p.device for p in plan_shards(0, 1, 3, "cuda")] == ["cuda:0", "cuda:1", "cuda:0"]
+    assert [p.device for p in plan_shards(0, 1, 2, "cuda:1")] == ["cuda:1", "cuda:1"]
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
+    assert [p.device for p in plan_shards(0, 1, 0, "auto")] == ["cpu"]
 
 
 def test_layout_check_refuses_mixing_shard_layouts(tmp_path):
