@@ -7,12 +7,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from vlp.model.activations import ACTIVATIONS
+from vlp.store.geometry import GEOMETRY_DIMS  # the geometry width per region style, as the region store derives it
 
 RegionStyle = Literal["oscar", "uniter"]
-
-# Width of the box geometry the region store derives per style: Oscar/VinVL [x1/W, y1/H, x2/W, y2/H, w/W, h/H];
-# UNITER appends w*h/(W*H).
-GEOMETRY_DIMS: dict[str, int] = {"oscar": 6, "uniter": 7}
 
 
 @dataclass(frozen=True)
