@@ -1,3 +1,7 @@
-from tests.eval.vqa_helpers import vqa_world
+"""Fixtures of the finetuning tests: the VQA world of the evaluation tests, and a world with a region store."""
 
-__all__ = ["vqa_world"]
+from tests.data.conftest import demo_data
+from tests.eval.vqa_helpers import vqa_world
+from tests.finetune.vqa_setup import vqa_data
+
+__all__ = ["demo_data", "vqa_data", "vqa_world"]

@@ -1,0 +1,180 @@
+"""`VQADataset`: the questions of a split with their soft targets and the regions and tags of their images.
+
+Every source is a questions file (with its annotations, except for test-dev and test-std) and the region store of its
+images. With `shuffle_seed` set, each image shows the regions (features, boxes and tags) of another image of the same
+store, by a fixed permutation: the control run that tells how much of the accuracy comes from looking at the image.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from finetune.vqa.answers import AnswerVocabulary, SoftTarget, TargetScoring
+from finetune.vqa.data import VQAExample, VQAFiles, read_examples, with_targets
+from vlp.store import RegionStore
+from vlp.store.geometry import GeometryStyle
+
+
+@dataclass(frozen=True)
+class VQASource:
+    """One split's official question file, its annotations and the region store of its images.
+
+    Attributes:
+        questions: the questions json (`v2_OpenEnded_mscoco_<split>_questions.json`, or a Visual Genome QA file in the
+            same layout).
+        store: the region store of its images (a file, a shard name or a folder; see `vlp.store.RegionStore`).
+        annotations: the annotations json; None for questions-only splits (test-dev, test-std).
+    """
+
+    questions: str
+    store: str
+    annotations: str | None = None
+
+    @property
+    def files(self) -> VQAFiles:
+        return VQAFiles(Path(self.questions), None if self.annotations is None else Path(self.annotations))
+
+
+@dataclass
+class VQAItem:
+    """One question as the dataset reads it, before tokenisation (see `finetune.vqa.collate.VQACollate`).
+
+    Attributes:
+        index: position in the dataset.
+        question_id: the official question id.
+        words: the question split at white space (the tokenizer splits punctuation off).
+        tags: the words of the region tags, in region order (Oscar's text b).
+        features: [K, D] float32 region features, K <= the region budget.
+        geometry: [K, G] float32 box geometry (6-d oscar, 7-d uniter).
+        labels: [K] int64 region labels in the store's `label_names`.
+        target: the soft target over the answer vocabulary; None without annotations or vocabulary.
+        answers: the human answers (empty without annotations), for the official accuracy.
+        answer_type: "yes/no", "number" or "other"; None without annotations.
+    """
+
+    index: int
+    question_id: int
+    words: list[str]
+    tags: list[str]
+    features: np.ndarray
+    geometry: np.ndarray
+    labels: np.ndarray
+    target: SoftTarget | None
+    answers: tuple[str, ...]
+    answer_type: str | None
+
+
+def image_permutation(image_ids: Sequence[int], seed: int) -> dict[int, int]:
+    """Maps every image to another one, by one cycle through all of them in a seeded random order.
+
+    A single cycle leaves no image in place (for two images or more), so no question sees its own image, and every
+    image's regions are still shown exactly once: the control keeps the distribution of regions and tags, and loses
+    only their link to the question. The result depends on the set of ids and the seed, not on their order.
+
+    Args:
+        image_ids: the images (repeats allowed).
+        seed: the permutation's seed.
+
+    Raises:
+        ValueError: for fewer than two distinct images.
+    """
+    unique = sorted(set(image_ids))
+    if len(unique) < 2:
+        raise ValueError(f"shuffling regions across images needs at least two images, got {len(unique)}")
+    order = torch.randperm(len(unique), generator=torch.Generator().manual_seed(seed)).tolist()
+    cycle = [unique[i] for i in order]
+    return {image: cycle[(k + 1) % len(cycle)] for k, image in enumerate(cycle)}
+
+
+class VQADataset(Dataset[VQAItem]):
+    """The questions of several sources as one map-style dataset; regions are read lazily from each source's store.
+
+    Args:
+        sources: the question files and their stores, read once here.
+        vocabulary: the answer classes; annotated questions get their soft targets over it (None: no targets).
+        scoring: how soft targets score an answer (see `finetune.vqa.answers`).
+        max_regions: the region budget per image (Oscar: 50), the first regions in the store's order.
+        geometry: the box geometry style the model expects.
+        shuffle_seed: when set, each image shows the regions and tags of another image of its store (see
+            `image_permutation`), a control for how much the answers depend on the image.
+
+    Raises:
+        KeyError: naming up to five image ids that a source's store lacks.
+    """
+
+    def __init__(
+        self,
+        sources: Sequence[VQASource],
+        vocabulary: AnswerVocabulary | None = None,
+        scoring: TargetScoring = "leave_one_out",
+        max_regions: int = 50,
+        geometry: GeometryStyle = "oscar",
+        shuffle_seed: int | None = None,
+    ) -> None:
+        if not sources:
+            raise ValueError("give at least one VQA source")
+        self.max_regions, self.geometry = max_regions, geometry
+        self._stores: dict[str, RegionStore] = {}
+        self._examples: list[VQAExample] = []
+        self._store_of_example: list[str] = []
+        for source in sources:
+            examples = read_examples(source.files)
+            if vocabulary is not None and source.annotations is not None:
+                examples = with_targets(examples, vocabulary, scoring)
+            store = self._stores.setdefault(source.store, RegionStore(source.store))
+            absent = sorted({example.image_id for example in examples if example.image_id not in store})
+            if absent:
+                raise KeyError(f"{source.questions}: {len(absent)} image ids are not in {source.store}: {absent[:5]}")
+            self._examples += examples
+            self._store_of_example += [source.store] * len(examples)
+        # The image whose regions each image shows: itself, or its image under the control's permutation (per store,
+        # so that a shown image always comes from the store that holds it).
+        self.region_image: dict[tuple[str, int], int] = {}
+        for path in self._stores:
+            images = [e.image_id for e, s in zip(self._examples, self._store_of_example, strict=True) if s == path]
+            shown = image_permutation(images, shuffle_seed) if shuffle_seed is not None else {i: i for i in images}
+            self.region_image |= {(path, image): other for image, other in shown.items()}
+
+    def __len__(self) -> int:
+        return len(self._examples)
+
+    def example(self, index: int) -> VQAExample:
+        """The question and annotation of example `index`, without reading its regions."""
+        return self._examples[index]
+
+    def shown_image(self, index: int) -> int:
+        """The image whose regions example `index` shows (its own unless shuffled)."""
+        return self.region_image[self._store_of_example[index], self._examples[index].image_id]
+
+    def lengths(self) -> np.ndarray:
+        """[N] rough sequence lengths (question words, then as many tags and regions as regions), for length
+        bucketing; from the stores' in-memory index, without tokenising or reading regions."""
+        lengths = np.empty(len(self), dtype=np.int64)
+        for index, (example, path) in enumerate(zip(self._examples, self._store_of_example, strict=True)):
+            regions = min(self._stores[path].num_regions(self.shown_image(index)), self.max_regions)
+            lengths[index] = len(example.question.split()) + 2 * regions
+        return lengths
+
+    def __getitem__(self, index: int) -> VQAItem:
+        example = self._examples[index]
+        store = self._stores[self._store_of_example[index]]
+        entry = store[self.shown_image(index)]
+        keep = slice(0, self.max_regions)
+        return VQAItem(
+            index=index,
+            question_id=example.question_id,
+            words=example.question.split(),
+            tags=[word for name in entry.label_names[keep] for word in name.split()],
+            features=np.asarray(entry.features[keep], dtype=np.float32),
+            geometry=store.geometry(entry, self.geometry)[keep],
+            labels=np.asarray(entry.labels[keep], dtype=np.int64),
+            target=example.target,
+            answers=example.answers,
+            answer_type=example.answer_type,
+        )

@@ -1,0 +1,213 @@
+"""`VQAModule`: VQA v2 finetuning of `VLModel`, a classifier over the answer vocabulary on the pooled output.
+
+```yaml
+model:
+  class_path: finetune.vqa.VQAModule
+  init_args:
+    config: {hidden_size: 768, hidden_dropout: 0.3, ...}   # vlp.model.VLConfig; the checkpoint's architecture
+    init_from: runs/pretrain/oscar/pretrained              # a vlp folder, or an Oscar/VinVL checkpoint folder
+    init_format: vlp                                       # vlp | oscar | hf-bert
+    optimizer: {lr: 5.0e-5, weight_decay: 0.05}
+```
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal
+
+import torch
+from lightning.pytorch import LightningModule
+from lightning.pytorch.utilities import rank_zero_info
+from torch import nn
+
+from finetune.vqa.answers import AnswerVocabulary
+from finetune.vqa.batch import VQABatch
+from finetune.vqa.loss import vqa_bce_loss
+from finetune.vqa.results import gather_predictions
+from vlp.eval.vqa_files import write_results
+from vlp.metrics.vqa_metric import VQAAccuracy
+from vlp.model import ClassificationHead, MLPClassificationHead, VLConfig, VLModel
+from vlp.pretrain.init import InitFormat, load_initial_weights
+from vlp.pretrain.optim import OptimizerSettings, build_optimizer
+
+RESULTS_NAME = "vqa_results.json"
+Classifier = Literal["mlp", "linear"]
+
+
+class VQAModule(LightningModule):
+    """Finetunes a `VLModel` on VQA: `question [SEP] tags [SEP] regions` in, a score per candidate answer out.
+
+    The classifier sits on the pooled `[CLS]` output, after dropout (Oscar's `ImageBertForSequenceClassification`),
+    and is named `classifier` so that Oscar's VQA checkpoints load into it and `vlp.convert` exports it. Training
+    minimises BCE against the soft targets, scaled by the number of answers (`finetune.vqa.loss`). Validation logs the
+    official accuracy, `val/vqa_acc` and `val/vqa_acc/<answer type>`, synchronised across processes. `predict` writes
+    the results json the evaluation server takes.
+
+    Args:
+        config: the model's architecture; with `init_from` it must be the checkpoint's (dropout may differ: Oscar
+            finetunes VQA with `hidden_dropout` 0.3, which the classifier's input dropout follows).
+        answers: the answer classes, a list or an `answers.json` (`AnswerVocabulary.save`). None: taken from the data
+            module's vocabulary at setup, with a fresh classifier (give them here to load a finetuned checkpoint's
+            classifier through `init_from`).
+        classifier: "mlp" (Linear(H -> scale * H), ReLU, Linear(-> C): Oscar's `mlp`, UNITER's shape) or "linear"
+            (Oscar's `linear`, which its released VQA recipe used).
+        classifier_hidden_scale: the mlp's hidden width in multiples of H (Oscar's `cls_hidden_scale`).
+        optimizer: AdamW and its warmup and linear decay, counted in optimizer steps.
+        init_from: a checkpoint to start from (see `init_format`); None starts from random weights.
+        init_format: `vlp` folder (written by `vlp fit` pretraining), `oscar` (official Oscar/VinVL folder) or
+            `hf-bert` (text-only BERT; the region embedding starts fresh).
+        results: the results json `predict` writes; default `vqa_results.json` in the trainer's `default_root_dir`.
+
+    Raises:
+        FileNotFoundError: `init_from` does not exist.
+    """
+
+    def __init__(
+        self,
+        config: VLConfig,
+        answers: list[str] | str | None = None,
+        classifier: Classifier = "mlp",
+        classifier_hidden_scale: int = 2,
+        optimizer: OptimizerSettings | None = None,
+        init_from: str | None = None,
+        init_format: InitFormat = "vlp",
+        results: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.optimizer_settings = optimizer or OptimizerSettings()
+        # Plain values only: checkpoints are loaded with `weights_only=True`, which refuses arbitrary classes.
+        self.save_hyperparameters(ignore=["config", "optimizer", "answers"])
+        self.hparams.update(config=config.to_dict(), optimizer=dataclasses.asdict(self.optimizer_settings))
+        if classifier not in ("mlp", "linear"):
+            raise ValueError(f"classifier must be 'mlp' or 'linear', got {classifier!r}")
+        self.classifier_kind, self.classifier_hidden_scale = classifier, classifier_hidden_scale
+        self.results_file = results
+        self.model = VLModel(config)
+        self.heads = nn.ModuleDict()
+        self.answers: tuple[str, ...] = ()
+        if answers is not None:
+            self._add_classifier(AnswerVocabulary.load(Path(answers)).answers if isinstance(answers, str) else answers)
+        if init_from is not None:
+            if not Path(init_from).exists():
+                raise FileNotFoundError(
+                    f"init_from {init_from} does not exist (a vlp folder written by pretraining, or an Oscar/VinVL "
+                    "checkpoint folder); pass --model.init_args.init_from=null to start from random weights"
+                )
+            for line in load_initial_weights(self.model, self.heads, init_from, init_format):
+                rank_zero_info(f"{init_from}: {line}")
+        self.val_accuracy = VQAAccuracy()
+        self._predictions: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+
+    def _add_classifier(self, answers: Sequence[str]) -> None:
+        """Builds the classifier over `answers` and records them (in the checkpoint's hyperparameters too)."""
+        config = self.model.config
+        hidden, classes = config.hidden_size, len(answers)
+        if self.classifier_kind == "mlp":
+            self.heads["classifier"] = MLPClassificationHead(
+                hidden,
+                classes,
+                hidden * self.classifier_hidden_scale,
+                "relu",
+                dropout=config.hidden_dropout,
+                initializer_range=config.initializer_range,
+            )
+        else:
+            self.heads["classifier"] = ClassificationHead(
+                hidden, classes, config.hidden_dropout, config.initializer_range
+            )
+        self.answers = tuple(answers)
+        self.hparams["answers"] = list(answers)
+
+    def setup(self, stage: str) -> None:
+        """Takes the answer classes from the data module when none were given, and checks its vocabularies."""
+        datamodule = getattr(self.trainer, "datamodule", None)
+        vocabulary: AnswerVocabulary | None = getattr(datamodule, "vocabulary", None)
+        if vocabulary is not None:
+            if "classifier" not in self.heads:
+                self._add_classifier(vocabulary.answers)
+                rank_zero_info(f"initialised fresh: heads.classifier ({len(vocabulary)} answers)")
+            elif vocabulary.answers != self.answers:
+                raise ValueError(
+                    f"the data's answer vocabulary ({len(vocabulary)} answers) is not the model's ({len(self.answers)} "
+                    "answers): give the data the model's answers file"
+                )
+        if "classifier" not in self.heads:
+            raise ValueError("VQAModule has no answer classes: give `answers`, or data with a `vocabulary`")
+        tokenizer = getattr(datamodule, "tokenizer", None)
+        if tokenizer is not None and tokenizer.vocab_size > self.model.config.vocab_size:
+            raise ValueError(
+                f"the tokenizer has {tokenizer.vocab_size} word pieces but the model's vocab_size is "
+                f"{self.model.config.vocab_size}"
+            )
+
+    def forward(self, batch: VQABatch) -> torch.Tensor:
+        """[B, C] answer logits of a batch."""
+        text, regions = batch.text, batch.regions
+        output = self.model(
+            text.input_ids, text.token_type_ids, text.text_mask, regions.features, regions.geometry, regions.mask
+        )
+        return self.heads["classifier"](output.pooled_output)
+
+    def predicted_answers(self, logits: torch.Tensor) -> list[str]:
+        """[B] the highest scoring answer of each row of [B, C] logits."""
+        return [self.answers[index] for index in logits.argmax(dim=-1).tolist()]
+
+    def training_step(self, batch: VQABatch, batch_idx: int) -> torch.Tensor:
+        if batch.targets is None:
+            raise ValueError("training questions need annotations: every training source needs its annotations file")
+        loss = vqa_bce_loss(self(batch), batch.targets)
+        self.log("train/loss", loss, batch_size=batch.size, on_step=True, on_epoch=True, prog_bar=True)
+        return loss
+
+    def validation_step(self, batch: VQABatch, batch_idx: int) -> None:
+        if not batch.annotated:
+            raise ValueError("validation questions need annotations (human answers and answer types)")
+        logits = self(batch)
+        if batch.targets is not None:
+            loss = vqa_bce_loss(logits, batch.targets)
+            self.log("val/loss", loss, batch_size=batch.size, on_epoch=True, sync_dist=True)
+        self.val_accuracy.update(self.predicted_answers(logits), batch.answers, batch.answer_types)  # type: ignore[arg-type]
+
+    def on_validation_epoch_end(self) -> None:
+        # `compute` sums every process's scores and counts first, so each process logs the same global numbers.
+        accuracy = self.val_accuracy.compute()
+        self.log("val/vqa_acc", accuracy["overall"])
+        for name, value in accuracy.items():
+            if name.startswith("answer_type/"):
+                self.log(f"val/vqa_acc/{name.removeprefix('answer_type/')}", value)
+        self.val_accuracy.reset()
+
+    def on_predict_epoch_start(self) -> None:
+        self._predictions.clear()
+
+    def predict_step(self, batch: VQABatch, batch_idx: int) -> list[str]:
+        """[B] the predicted answers (also kept for the results file)."""
+        classes = self(batch).argmax(dim=-1)
+        self._predictions.append((batch.index, batch.question_ids, classes))
+        return [self.answers[index] for index in classes.tolist()]
+
+    @property
+    def results_path(self) -> Path:
+        """Where `predict` writes the results json."""
+        return Path(self.results_file) if self.results_file else Path(self.trainer.default_root_dir) / RESULTS_NAME
+
+    def on_predict_epoch_end(self) -> None:
+        """Gathers every process's answers and writes them, in question file order, from process 0."""
+        if self._predictions:
+            index, question_ids, classes = (torch.cat(parts) for parts in zip(*self._predictions, strict=True))
+        else:  # a process may get no question at all when there are fewer questions than processes
+            index = question_ids = classes = torch.empty(0, dtype=torch.long, device=self.device)
+        pairs = gather_predictions(index, question_ids, classes, self.all_gather)
+        self._predictions.clear()
+        if self.trainer.is_global_zero:
+            write_results(self.results_path, [(question_id, self.answers[answer]) for question_id, answer in pairs])
+            rank_zero_info(f"{len(pairs)} answers written to {self.results_path}")
+
+    def configure_optimizers(self) -> dict[str, object]:
+        optimizer, schedule = build_optimizer(
+            self, self.optimizer_settings, int(self.trainer.estimated_stepping_batches)
+        )
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}

@@ -1,0 +1,166 @@
+"""Every VQA YAML parses, instantiates, fits one batch (`fast_dev_run`) and predicts a results file that `vlp eval vqa`
+scores, on the synthetic world.
+
+The full-size config reads VLP_DATA and VLP_PRETRAINED; here they name a tree whose files are the world's (train, val
+and, as test-dev, the test questions) with a 2048-d region store and a BERT vocabulary, so the config runs unchanged
+apart from a smaller model. The demo reads VLP_DEMO_DIR, VLP_DEMO_STORE and VLP_DEMO_FEATURE_DIM, and its
+pretrained folder is written here in the demo's architecture.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from lightning.pytorch import LightningDataModule, LightningModule
+from lightning.pytorch.cli import LightningCLI
+
+from finetune.vqa import VQADataModule, VQAModule
+from tests.data.conftest import FEATURE_DIM, DemoData, bert_vocab
+from tests.data.world_store import build_world_store
+from vlp.cli.main import main as vlp_main
+from vlp.convert import write_folder
+from vlp.convert.base import VLBundle
+from vlp.data.tokenizer import train_vocabulary
+from vlp.model import VLConfig
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "finetune"
+SMALL_MODEL = [
+    "--model.init_args.init_from=null",
+    "--model.init_args.config.hidden_size=32",
+    "--model.init_args.config.num_layers=1",
+    "--model.init_args.config.num_heads=2",
+    "--model.init_args.config.intermediate_size=32",
+]
+CPU = ["--trainer.accelerator=cpu", "--trainer.precision=32", "--data.init_args.num_workers=0"]
+# configs/pretrain/demo_oscar.yaml's architecture, which configs/finetune/demo_vqa.yaml repeats.
+DEMO_ARCHITECTURE = {
+    "vocab_size": 256,
+    "hidden_size": 128,
+    "num_layers": 3,
+    "num_heads": 4,
+    "intermediate_size": 256,
+    "max_position_embeddings": 64,
+}
+
+
+def test_every_yaml_is_tested() -> None:
+    assert {path.name for path in CONFIGS.glob("*.yaml")} == {"vqa.yaml", "demo_vqa.yaml"}
+
+
+def _link(target: Path, link: Path) -> None:
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(target)
+
+
+@pytest.fixture(scope="module")
+def data_tree(demo_data: DemoData, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """VLP_DATA and VLP_PRETRAINED for the full-size config, VLP_DEMO_* (with a pretrained folder) for the demo."""
+    root = tmp_path_factory.mktemp("vqa_data")
+    world = demo_data.world
+    store = build_world_store(world, root / "regions_2048.h5", feature_dim=2048)
+    vqa = root / "data" / "vqa"
+    for split, official in (("train", "train2014"), ("val", "val2014"), ("test", "test-dev2015")):
+        _link(world.vqa_questions[split], vqa / f"v2_OpenEnded_mscoco_{official}_questions.json")
+    for split, official in (("train", "train2014"), ("val", "val2014")):
+        _link(world.vqa_annotations[split], vqa / f"v2_mscoco_{official}_annotations.json")
+    _link(store, root / "data/features/coco/regions.h5")
+    _link(store, root / "data/features/coco_test2015/regions.h5")
+    _link(bert_vocab(), root / "pretrained/vocab.txt")
+
+    demo = root / "demo"
+    _link(world.root, demo / "world")
+    texts = [q["question"] for q in json.loads(world.vqa_questions["train"].read_text())["questions"]]
+    vocab = train_vocabulary(texts, demo / "pretrain/oscar/vocab.txt", vocab_size=256)
+    config = VLConfig(**DEMO_ARCHITECTURE, region_feature_dim=FEATURE_DIM)  # type: ignore[arg-type]
+    write_folder(VLBundle.create(config), demo / "pretrain/oscar/pretrained", tokenizer_from=vocab)
+    return {
+        "VLP_DATA": str(root / "data"),
+        "VLP_PRETRAINED": str(root / "pretrained"),
+        "VLP_DEMO_DIR": str(demo),
+        "VLP_DEMO_STORE": str(demo_data.store),
+        "VLP_DEMO_FEATURE_DIM": str(FEATURE_DIM),
+    }
+
+
+@pytest.fixture
+def environment(data_tree: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    for key, value in data_tree.items():
+        monkeypatch.setenv(key, value)
+    return data_tree
+
+
+def instantiate(config: str, *overrides: str) -> LightningCLI:
+    """Parses and instantiates a config as `vlp fit` does, without running it."""
+    return LightningCLI(
+        LightningModule,
+        LightningDataModule,
+        subclass_mode_model=True,
+        subclass_mode_data=True,
+        parser_kwargs={"parser_mode": "omegaconf"},
+        args=["--config", str(CONFIGS / config), *overrides],
+        run=False,
+    )
+
+
+def predict_and_score(config: str, root: Path, world: Path, *overrides: str) -> dict[str, object]:
+    """`vlp predict` on the world's test questions, then `vlp eval vqa` of the results file; its accuracy json."""
+    vlp_main(["predict", "--config", str(CONFIGS / config), f"--trainer.default_root_dir={root}", *overrides])
+    output = root / "accuracy.json"
+    status = vlp_main(
+        [
+            "eval",
+            "vqa",
+            f"--questions={world / 'vqa' / 'v2_OpenEnded_mscoco_test_questions.json'}",
+            f"--annotations={world / 'vqa' / 'v2_mscoco_test_annotations.json'}",
+            f"--results={root / 'vqa_results.json'}",
+            f"--output={output}",
+        ]
+    )
+    assert status == 0
+    return json.loads(output.read_text())
+
+
+@pytest.mark.slow
+def test_full_size_config_has_oscars_recipe(environment: dict[str, str]) -> None:
+    cli = instantiate("vqa.yaml", "--model.init_args.init_from=null")
+    module, data = cli.model, cli.datamodule
+    assert isinstance(module, VQAModule) and isinstance(data, VQADataModule)
+    config = module.model.config
+    assert (config.hidden_size, config.num_layers, config.hidden_dropout) == (768, 12, 0.3)
+    settings = module.optimizer_settings
+    assert (settings.lr, settings.weight_decay, settings.warmup_steps, settings.warmup_ratio) == (5e-5, 0.05, 0, 0.0)
+    assert (data.batch_size, data.max_regions, data.max_tokens, data.min_answer_count) == (32, 50, 128, 9)
+    assert cli.trainer.max_epochs == 25 and data.geometry == config.region_style and data.shuffle_seed is None
+
+
+@pytest.mark.slow
+def test_full_size_config_fits_one_batch_and_predicts(environment: dict[str, str], tmp_path: Path) -> None:
+    overrides = [*SMALL_MODEL, *CPU, f"--trainer.default_root_dir={tmp_path}", "--data.init_args.batch_size=4"]
+    vlp_main(["fit", "--config", str(CONFIGS / "vqa.yaml"), *overrides, "--trainer.fast_dev_run=true"])
+    answers = json.loads((tmp_path / "answers.json").read_text())
+    assert "yes" in answers and "no" in answers  # built from the training answers, next to the run
+    accuracy = predict_and_score("vqa.yaml", tmp_path, Path(environment["VLP_DEMO_DIR"]) / "world", *overrides)
+    assert 0 <= float(accuracy["overall"]) <= 100  # type: ignore[arg-type]
+
+
+@pytest.mark.slow
+def test_demo_config_fits_one_batch_and_predicts(environment: dict[str, str], tmp_path: Path) -> None:
+    overrides = [f"--trainer.default_root_dir={tmp_path}", "--data.init_args.num_workers=0"]
+    vlp_main(["fit", "--config", str(CONFIGS / "demo_vqa.yaml"), *overrides, "--trainer.fast_dev_run=true"])
+    assert (tmp_path / "answers.json").is_file()
+    accuracy = predict_and_score("demo_vqa.yaml", tmp_path, Path(environment["VLP_DEMO_DIR"]) / "world", *overrides)
+    assert set(accuracy["perAnswerType"]) <= {"yes/no", "number", "other"}  # type: ignore[arg-type]
+
+
+@pytest.mark.slow
+def test_demo_config_shuffled_control_and_missing_pretrained_model(
+    environment: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cli = instantiate("demo_vqa.yaml", "--data.init_args.shuffle_region_features=true")
+    assert isinstance(cli.datamodule, VQADataModule) and cli.datamodule.shuffle_seed == 0
+    monkeypatch.setenv("VLP_DEMO_DIR", str(tmp_path))
+    # jsonargparse reports the module's FileNotFoundError, message and all, in its own error.
+    with pytest.raises(ValueError, match=r"pretrain/oscar/pretrained does not exist.*init_from=null"):
+        instantiate("demo_vqa.yaml")
