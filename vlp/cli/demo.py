@@ -94,10 +94,19 @@ def stage_pretrain(run: DemoRun) -> None:
     run_command(["vlp", "fit", "--config", str(CONFIGS / "pretrain" / "demo_oscar.yaml")], env=run.environment())
 
 
+def stage_vqa(run: DemoRun) -> None:
+    """Finetunes VQA from the pretrained model twice, with real and with shuffled regions, and compares the accuracy.
+
+    `finetune` is run as a module, not imported: `vlp` never imports `finetune` (dependencies point one way).
+    """
+    run_command([sys.executable, "-m", "finetune.vqa.demo", "--run-dir", str(run.run_dir)], env=run.environment())
+
+
 STAGES: dict[str, Callable[[DemoRun], None]] = {
     "world": stage_world,
     "features": stage_features,
     "pretrain": stage_pretrain,
+    "vqa": stage_vqa,
 }
 
 
