@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from lightning.pytorch import LightningModule
@@ -141,6 +141,15 @@ class VQAModule(LightningModule):
             raise ValueError(
                 f"the tokenizer has {tokenizer.vocab_size} word pieces but the model's vocab_size is "
                 f"{self.model.config.vocab_size}"
+            )
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Refuses a checkpoint trained over other answers, by name, before its classifier's shape does."""
+        saved = checkpoint.get("hyper_parameters", {}).get("answers")
+        if saved is not None and tuple(saved) != self.answers:
+            raise ValueError(
+                f"the checkpoint was trained over other answers ({len(saved)}) than the data's ({len(self.answers)}): "
+                "give the data the answers.json it was trained with"
             )
 
     def forward(self, batch: VQABatch) -> torch.Tensor:

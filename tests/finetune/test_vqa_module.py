@@ -115,6 +115,9 @@ def test_missing_initial_checkpoint_and_other_answers_are_clear_errors(tmp_path:
     module = VQAModule(tiny_config(), answers=ANSWERS)
     with pytest.raises(ValueError, match=r"answer vocabulary .* is not the model's"):
         trainer(tmp_path).validate(module, vqa_data.datamodule())
+    with pytest.raises(ValueError, match=r"trained over other answers \(2\) than the data's \(5\)"):
+        module.on_load_checkpoint({"hyper_parameters": {"answers": ["yes", "no"]}})
+    module.on_load_checkpoint({"hyper_parameters": {"answers": ANSWERS}})
 
 
 def test_predicted_results_score_as_the_module_metric(tmp_path: Path, vqa_data: VQAData) -> None:
