@@ -69,11 +69,14 @@ class MatchingInputs(_Pinnable):
             the new image.
         image_index: Long[B] row of `PretrainBatch.regions` that text i is paired with.
         labels: Long[B] 1 where that image is text i's own image (same image id), 0 otherwise.
+        tags_follow_image: whether some text's text b is its image's tags (Oscar style), so that `text` was encoded
+            for the drawn images and pairing a text with another image needs the collate (and the tokenizer) again.
     """
 
     text: TextInputs
     image_index: torch.Tensor
     labels: torch.Tensor
+    tags_follow_image: bool
 
 
 @dataclass

@@ -182,4 +182,5 @@ class PretrainCollate:
             [items[p].image_id == item.image_id for item, p in zip(items, image_index.tolist(), strict=True)],
             dtype=torch.long,
         )
-        return MatchingInputs(pad_texts(encoded, self.tokenizer.pad_id), image_index, labels)
+        tags_follow_image = self.tags and any(item.words_b is None for item in items)
+        return MatchingInputs(pad_texts(encoded, self.tokenizer.pad_id), image_index, labels, tags_follow_image)

@@ -4,20 +4,23 @@ Objectives that read the masked (and polluted) input share a forward pass when t
 Oscar's contrastive loss and masked region modelling, as Oscar computes its two losses from one pass. Image-text
 matching runs on its own view (the texts with their own or another image), InfoNCE on a text-only and an image-only
 pass. Run alone (UNITER's task sampling), an objective sees only its own corruption: masked tokens with intact
-regions, masked regions with intact text, the contrastive loss on the unmasked polluted text.
+regions, masked regions with intact text, the contrastive loss on the unmasked polluted text. With hard negatives,
+the matching view's swapped images are redrawn from the InfoNCE similarity of the same step (ALBEF).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from vlp.data.batch import PretrainBatch
+from vlp.data.batch import MatchingInputs, PretrainBatch
 from vlp.model import VLModel, VLOutput
-from vlp.objectives.infonce import info_nce_loss
-from vlp.objectives.itm import itm_loss
+from vlp.objectives.infonce import MAX_LOGIT_SCALE, clamp_logit_scale, info_nce_loss
+from vlp.objectives.itm import itm_loss, pair_images
 from vlp.objectives.masked_regions import region_feature_regression_loss, region_label_loss
 from vlp.objectives.masked_tokens import masked_token_loss
 from vlp.objectives.oscar_contrastive import CAPTION_REPLACED, contrastive_loss
@@ -109,18 +112,15 @@ def _masked_pass(
     return results
 
 
-def _matching(model: VLModel, heads: nn.ModuleDict, batch: PretrainBatch) -> ObjectiveOutput:
-    view = batch.matching
-    if view is None:
-        raise ValueError("the itm objective needs batches with a matching view (corruption.matching)")
+def _matching(model: VLModel, heads: nn.ModuleDict, batch: PretrainBatch, view: MatchingInputs) -> ObjectiveOutput:
     text = view.text
     output = _encode(model, text.input_ids, batch, text.token_type_ids, text.text_mask, None, view.image_index)
     return itm_loss(heads["itm"](output.pooled_output), view.labels)
 
 
-def _infonce(model: VLModel, heads: nn.ModuleDict, logit_scale: torch.Tensor, batch: PretrainBatch) -> ObjectiveOutput:
-    """Text-only pass over the caption segment (`[CLS] text [SEP]`: text b may be image-derived tags) and image-only
-    pass over the regions, both unmasked."""
+def _embeddings(model: VLModel, heads: nn.ModuleDict, batch: PretrainBatch) -> tuple[torch.Tensor, torch.Tensor]:
+    """[B, E] projected text and image embeddings of InfoNCE: a text-only pass over the caption segment
+    (`[CLS] text [SEP]`: text b may be image-derived tags) and an image-only pass over the regions, both unmasked."""
     labels = batch.contrastive_labels
     if labels is not None and bool((labels == CAPTION_REPLACED).any()):
         raise ValueError("infonce needs each caption with its own image: do not combine it with 3-way pollution")
@@ -129,7 +129,41 @@ def _infonce(model: VLModel, heads: nn.ModuleDict, logit_scale: torch.Tensor, ba
     texts = model(batch.unmasked_input_ids(), text.token_type_ids, caption_mask).pooled_output
     regions = batch.regions
     images = model(region_features=regions.features, region_geometry=regions.geometry, region_mask=regions.mask)
-    return info_nce_loss(heads["text_projection"](texts), heads["image_projection"](images.pooled_output), logit_scale)
+    return heads["text_projection"](texts), heads["image_projection"](images.pooled_output)
+
+
+def in_batch_similarity(texts: torch.Tensor, images: torch.Tensor, logit_scale: torch.Tensor) -> torch.Tensor:
+    """Float[B, B] detached text-to-image InfoNCE logits of this process's texts [B, E] and images [B, E]: the
+    cosine similarities times the capped logit scale, as `info_nce_loss` scores them."""
+    texts, images = F.normalize(texts.detach().float(), dim=-1), F.normalize(images.detach().float(), dim=-1)
+    return clamp_logit_scale(logit_scale.detach(), MAX_LOGIT_SCALE).exp() * texts @ images.t()
+
+
+def same_image_mask(image_ids: Sequence[str], device: torch.device) -> torch.Tensor:
+    """Bool[B, B], True where rows i and j hold the same image (the diagonal included)."""
+    numbers: dict[str, int] = {}
+    codes = torch.tensor([numbers.setdefault(image_id, len(numbers)) for image_id in image_ids], device=device)
+    return codes[:, None] == codes[None, :]
+
+
+def hard_negative_view(
+    batch: PretrainBatch, view: MatchingInputs, similarity: torch.Tensor, generator: torch.Generator
+) -> MatchingInputs:
+    """The matching view with the image of each text the collate swapped redrawn in proportion to the softmax of
+    `similarity` [B, B] over the rows holding another image (ALBEF's hard negatives, within this process's batch).
+
+    The collate keeps deciding which texts get another image (`corruption.negative_probability`); only which image
+    changes. The texts stay as encoded, which is only right when they do not depend on their image.
+    """
+    if view.tags_follow_image:
+        raise ValueError(
+            "itm_hard_negatives cannot re-pair texts whose text b is their image's tags (Oscar style, data tags: true "
+            "with captions); set data.tags: false, or turn itm_hard_negatives off"
+        )
+    swapped = view.image_index != torch.arange(batch.size, device=view.image_index.device)
+    same_image = same_image_mask(batch.image_ids, swapped.device)
+    image_index, labels = pair_images(swapped, generator, similarity, same_image)
+    return dataclasses.replace(view, image_index=image_index, labels=labels)
 
 
 def compute_objectives(
@@ -139,6 +173,7 @@ def compute_objectives(
     objectives: Sequence[str],
     shared: bool,
     logit_scale: torch.Tensor | None = None,
+    hard_negatives: torch.Generator | None = None,
 ) -> dict[str, ObjectiveOutput]:
     """The losses of `objectives` on `batch`.
 
@@ -148,7 +183,10 @@ def compute_objectives(
         batch: a batch built with the corruption these objectives need.
         objectives: names of `ObjectiveWeights` fields to compute.
         shared: whether the masked-input objectives share one forward pass (see `masked_views`).
-        logit_scale: InfoNCE's log logit scale, when `infonce` is among the objectives.
+        logit_scale: InfoNCE's log logit scale, when `infonce` is among the objectives or `hard_negatives` is given.
+        hard_negatives: when given, the source of randomness for redrawing the ITM negatives from the InfoNCE
+            similarity of this step (`hard_negative_view`); the embeddings are computed without gradient when
+            `infonce` itself is not among the objectives. None keeps the collate's uniform negatives.
 
     Returns:
         An `ObjectiveOutput` per objective, in the order given.
@@ -156,10 +194,21 @@ def compute_objectives(
     results: dict[str, ObjectiveOutput] = {}
     for mask_text, mask_regions, names in masked_views(objectives, shared):
         results |= _masked_pass(model, heads, batch, mask_text, mask_regions, names)
+    needs_scale = "infonce" in objectives or (hard_negatives is not None and "itm" in objectives)
+    if needs_scale and logit_scale is None:
+        raise ValueError("the infonce objective and ITM hard negatives need a logit scale")
+    embeddings = None
     if "itm" in objectives:
-        results["itm"] = _matching(model, heads, batch)
+        view = batch.matching
+        if view is None:
+            raise ValueError("the itm objective needs batches with a matching view (corruption.matching)")
+        if hard_negatives is not None:
+            # Without infonce in this step (`sample` mixing) the embeddings only rank images: no graph to keep.
+            with torch.set_grad_enabled(torch.is_grad_enabled() and "infonce" in objectives):
+                embeddings = _embeddings(model, heads, batch)
+            view = hard_negative_view(batch, view, in_batch_similarity(*embeddings, logit_scale), hard_negatives)
+        results["itm"] = _matching(model, heads, batch, view)
     if "infonce" in objectives:
-        if logit_scale is None:
-            raise ValueError("the infonce objective needs a logit scale")
-        results["infonce"] = _infonce(model, heads, logit_scale, batch)
+        texts, images = embeddings if embeddings is not None else _embeddings(model, heads, batch)
+        results["infonce"] = info_nce_loss(texts, images, logit_scale)
     return {name: results[name] for name in objectives}

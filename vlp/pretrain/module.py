@@ -9,6 +9,12 @@ model:
     mixing: all
     init_from: bert-base-uncased        # optional: vlp folder, HF BERT or Oscar checkpoint
 ```
+
+ITM hard negatives (ALBEF): with `itm_hard_negatives: true` and both `itm` and `infonce` among the objectives, the
+image of each text that the collate swapped is redrawn in proportion to the softmax of the step's InfoNCE
+text-to-image logits. From the command line, with an objective mix that has both:
+`vlp fit --config ... --model.init_args.objectives='{mlm: 1.0, itm: 1.0, infonce: 1.0}'
+--model.init_args.itm_hard_negatives=true`.
 """
 
 from __future__ import annotations
@@ -32,6 +38,10 @@ from vlp.pretrain.init import InitFormat, load_initial_weights
 from vlp.pretrain.mixing import Mixing, ObjectiveWeights, sample_objective
 from vlp.pretrain.optim import OptimizerSettings, build_optimizer
 
+HARD_NEGATIVE_STREAM = 2**62
+"""Added to the per-batch seed of the hard-negative draws: past every objective-sampling seed (below 2**62 plus the
+batch count), so that the two draws of a batch are independent."""
+
 
 class PretrainModule(LightningModule):
     """Pretrains a `VLModel` and its heads; exports them as a vlp folder when fitting ends.
@@ -51,6 +61,15 @@ class PretrainModule(LightningModule):
         init_format: `vlp` folder, `hf-bert` folder, or official `oscar` checkpoint folder.
         export_dir: where `on_fit_end` writes the pretrained vlp folder; default `<default_root_dir>/pretrained`.
         tokenizer_from: a folder or `vocab.txt` whose tokenizer files go into the export.
+        itm_hard_negatives: in training, redraw the image of each text that the collate paired with another image in
+            proportion to the softmax of the in-batch InfoNCE text-to-image logits of the same step (detached), over
+            the rows holding another image (ALBEF's hard negatives); a text with no other image in the batch stays
+            matched. Needs the `itm` and `infonce` objectives (in `sample` mixing, ITM steps compute the InfoNCE
+            embeddings without gradient) and texts that do not depend on their image: captions without tags
+            (`data.tags: false`) or question corpora, whose text b is the answer. ALBEF gathers the similarities of
+            all GPUs; here each process draws within its own batch, from a generator seeded by the global seed and
+            the batch count (the same on every process and on resuming). Validation keeps the collate's fixed
+            uniform negatives, so that `val/itm_loss` compares across epochs and runs.
     """
 
     def __init__(
@@ -66,6 +85,7 @@ class PretrainModule(LightningModule):
         init_format: InitFormat = "hf-bert",
         export_dir: str | None = None,
         tokenizer_from: str | None = None,
+        itm_hard_negatives: bool = False,
     ) -> None:
         super().__init__()
         self.objectives = objectives or ObjectiveWeights()
@@ -80,6 +100,13 @@ class PretrainModule(LightningModule):
         if mixing not in ("all", "sample"):
             raise ValueError(f"mixing must be 'all' or 'sample', got {mixing!r}")
         self.mixing = mixing
+        missing = [name for name in ("itm", "infonce") if name not in self.objectives.active]
+        if itm_hard_negatives and missing:
+            raise ValueError(
+                f"itm_hard_negatives draws ITM negatives from the InfoNCE similarity: give the {' and '.join(missing)} "
+                "objective(s) a weight"
+            )
+        self.itm_hard_negatives = itm_hard_negatives
         self.export_dir, self.tokenizer_from = export_dir, tokenizer_from
         self.model = VLModel(config)
         self.heads = build_heads(config, self.objectives, contrastive_classes, num_region_labels, embed_dim)
@@ -105,14 +132,24 @@ class PretrainModule(LightningModule):
                 f"the data has {len(names)} region labels but num_region_labels is {self.heads['mrc'].num_classes}"
             )
 
+    def batch_generator(self, stream: int = 0) -> torch.Generator:
+        """A generator seeded from the global seed, the training batch count and `stream`: the same on every process
+        and on resuming."""
+        return torch.Generator().manual_seed(self.sampling_seed + self.trainer.fit_loop.total_batch_idx + stream)
+
     def objectives_for_step(self) -> list[str]:
         """The objectives of the current training batch."""
         if self.mixing == "all":
             return list(self.objectives.active)
-        generator = torch.Generator().manual_seed(self.sampling_seed + self.trainer.fit_loop.total_batch_idx)
-        return [sample_objective(self.objectives, generator)]
+        return [sample_objective(self.objectives, self.batch_generator())]
 
-    def _losses(self, batch: PretrainBatch, objectives: list[str], shared: bool) -> dict[str, ObjectiveOutput]:
+    def _losses(
+        self,
+        batch: PretrainBatch,
+        objectives: list[str],
+        shared: bool,
+        hard_negatives: torch.Generator | None = None,
+    ) -> dict[str, ObjectiveOutput]:
         return compute_objectives(
             self.model,
             self.heads,
@@ -120,6 +157,7 @@ class PretrainModule(LightningModule):
             objectives,
             shared,
             None if self.logit_scale is None else self.logit_scale(),
+            hard_negatives,
         )
 
     def _total(self, outputs: dict[str, ObjectiveOutput], weighted: bool) -> torch.Tensor:
@@ -152,7 +190,8 @@ class PretrainModule(LightningModule):
 
     def training_step(self, batch: PretrainBatch, batch_idx: int) -> torch.Tensor:
         objectives = self.objectives_for_step()
-        outputs = self._losses(batch, objectives, shared=self.mixing == "all")
+        hard_negatives = self.batch_generator(HARD_NEGATIVE_STREAM) if self.itm_hard_negatives else None
+        outputs = self._losses(batch, objectives, shared=self.mixing == "all", hard_negatives=hard_negatives)
         total = self._total(outputs, weighted=self.mixing == "all")
         self._log("train", outputs, total, batch.size)
         return total
