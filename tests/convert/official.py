@@ -1,4 +1,4 @@
-"""Official-format checkpoint folders written the way Oscar and UNITER write them, for the conversion tests."""
+"""Official checkpoint folders and key names, as Oscar and UNITER write them, for the conversion tests."""
 
 from __future__ import annotations
 
@@ -9,6 +9,42 @@ import torch
 
 from vlp.convert.reference import OscarReference, UniterReference
 from vlp.model import VLConfig
+
+
+def bert_keys(prefix: str) -> set[str]:
+    """The official names of a one-layer BERT backbone (embeddings, layer 0, pooler) under `prefix` (`bert.`,
+    `uniter.`), written out as BERT names them."""
+    layer_modules = (
+        "attention.self.query",
+        "attention.self.key",
+        "attention.self.value",
+        "attention.output.dense",
+        "attention.output.LayerNorm",
+        "intermediate.dense",
+        "output.dense",
+        "output.LayerNorm",
+    )
+    layer = {f"{prefix}encoder.layer.0.{module}.{name}" for module in layer_modules for name in ("weight", "bias")}
+    return layer | {
+        f"{prefix}embeddings.word_embeddings.weight",
+        f"{prefix}embeddings.position_embeddings.weight",
+        f"{prefix}embeddings.token_type_embeddings.weight",
+        f"{prefix}embeddings.LayerNorm.weight",
+        f"{prefix}embeddings.LayerNorm.bias",
+        f"{prefix}pooler.dense.weight",
+        f"{prefix}pooler.dense.bias",
+    }
+
+
+# The official names of BERT's masked-token head, as Oscar and UNITER hold it.
+MLM_HEAD_KEYS = {
+    "cls.predictions.bias",
+    "cls.predictions.transform.dense.weight",
+    "cls.predictions.transform.dense.bias",
+    "cls.predictions.transform.LayerNorm.weight",
+    "cls.predictions.transform.LayerNorm.bias",
+    "cls.predictions.decoder.weight",
+}
 
 
 def oscar_config_json(config: VLConfig, **extra: object) -> dict[str, object]:

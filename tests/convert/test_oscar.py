@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch.testing import assert_close
 
-from tests.convert.official import oscar_config_json, save_oscar
+from tests.convert.official import MLM_HEAD_KEYS, bert_keys, oscar_config_json, save_oscar
 from tests.model.factories import Batch, make_batch, randomize_, tiny
 from vlp.convert import oscar
 from vlp.convert.base import CheckpointMismatchError
@@ -19,43 +19,13 @@ from vlp.model import ClassificationHead
 
 # The official names of a one-layer Oscar pretraining checkpoint (BertImgForPreTraining with use_img_layernorm) and a
 # VQA finetuning one (ImageBertForSequenceClassification, mlp classifier), written out from Oscar's modules.
-BACKBONE_KEYS = {
-    "bert.embeddings.word_embeddings.weight",
-    "bert.embeddings.position_embeddings.weight",
-    "bert.embeddings.token_type_embeddings.weight",
-    "bert.embeddings.LayerNorm.weight",
-    "bert.embeddings.LayerNorm.bias",
-    *(
-        f"bert.encoder.layer.0.{module}.{parameter}"
-        for module in (
-            "attention.self.query",
-            "attention.self.key",
-            "attention.self.value",
-            "attention.output.dense",
-            "attention.output.LayerNorm",
-            "intermediate.dense",
-            "output.dense",
-            "output.LayerNorm",
-        )
-        for parameter in ("weight", "bias")
-    ),
-    "bert.pooler.dense.weight",
-    "bert.pooler.dense.bias",
+BACKBONE_KEYS = bert_keys("bert.") | {
     "bert.img_embedding.weight",
     "bert.img_embedding.bias",
     "bert.LayerNorm.weight",
     "bert.LayerNorm.bias",
 }
-PRETRAINING_HEAD_KEYS = {
-    "cls.predictions.bias",
-    "cls.predictions.transform.dense.weight",
-    "cls.predictions.transform.dense.bias",
-    "cls.predictions.transform.LayerNorm.weight",
-    "cls.predictions.transform.LayerNorm.bias",
-    "cls.predictions.decoder.weight",
-    "cls.seq_relationship.weight",
-    "cls.seq_relationship.bias",
-}
+PRETRAINING_HEAD_KEYS = MLM_HEAD_KEYS | {"cls.seq_relationship.weight", "cls.seq_relationship.bias"}
 VQA_HEAD_KEYS = {"classifier.0.weight", "classifier.0.bias", "classifier.2.weight", "classifier.2.bias"}
 
 # Oscar's variants: (config changes, reference heads).

@@ -9,54 +9,31 @@ import pytest
 import torch
 from torch.testing import assert_close
 
-from tests.convert.official import save_uniter, uniter_config_json
+from tests.convert.official import MLM_HEAD_KEYS, bert_keys, save_uniter, uniter_config_json
 from tests.model.factories import make_batch, randomize_, tiny
 from vlp.convert.base import CheckpointMismatchError
 from vlp.convert.reference import UniterReference, uniter_gather_layout
 from vlp.convert.uniter import read_uniter, write_uniter
 
 # Official names of a one-layer UniterForPretraining checkpoint, written out from UNITER's modules.
-PRETRAINING_KEYS = {
-    "uniter.embeddings.word_embeddings.weight",
-    "uniter.embeddings.position_embeddings.weight",
-    "uniter.embeddings.token_type_embeddings.weight",
-    "uniter.embeddings.LayerNorm.weight",
-    "uniter.embeddings.LayerNorm.bias",
-    *(
-        f"uniter.img_embeddings.{module}.{parameter}"
-        for module in ("img_linear", "img_layer_norm", "pos_layer_norm", "pos_linear", "LayerNorm")
-        for parameter in ("weight", "bias")
-    ),
-    "uniter.img_embeddings.mask_embedding.weight",
-    *(
-        f"uniter.encoder.layer.0.{module}.{parameter}"
-        for module in (
-            "attention.self.query",
-            "attention.self.key",
-            "attention.self.value",
-            "attention.output.dense",
-            "attention.output.LayerNorm",
-            "intermediate.dense",
-            "output.dense",
-            "output.LayerNorm",
-        )
-        for parameter in ("weight", "bias")
-    ),
-    "uniter.pooler.dense.weight",
-    "uniter.pooler.dense.bias",
-    "cls.predictions.bias",
-    "cls.predictions.transform.dense.weight",
-    "cls.predictions.transform.dense.bias",
-    "cls.predictions.transform.LayerNorm.weight",
-    "cls.predictions.transform.LayerNorm.bias",
-    "cls.predictions.decoder.weight",
-    "feat_regress.weight",
-    "feat_regress.bias",
-    *(f"feat_regress.net.{index}.{parameter}" for index in (0, 2) for parameter in ("weight", "bias")),
-    *(f"region_classifier.net.{index}.{parameter}" for index in (0, 2, 3) for parameter in ("weight", "bias")),
-    "itm_output.weight",
-    "itm_output.bias",
-}
+PRETRAINING_KEYS = (
+    bert_keys("uniter.")
+    | MLM_HEAD_KEYS
+    | {
+        *(
+            f"uniter.img_embeddings.{module}.{parameter}"
+            for module in ("img_linear", "img_layer_norm", "pos_layer_norm", "pos_linear", "LayerNorm")
+            for parameter in ("weight", "bias")
+        ),
+        "uniter.img_embeddings.mask_embedding.weight",
+        "feat_regress.weight",
+        "feat_regress.bias",
+        *(f"feat_regress.net.{index}.{parameter}" for index in (0, 2) for parameter in ("weight", "bias")),
+        *(f"region_classifier.net.{index}.{parameter}" for index in (0, 2, 3) for parameter in ("weight", "bias")),
+        "itm_output.weight",
+        "itm_output.bias",
+    }
+)
 ALL_HEADS = {
     "mlm": True,
     "itm": True,

@@ -18,6 +18,9 @@ WEIGHT_FILES = (
     "pytorch_model.bin.index.json",
 )
 
+# The config file of every checkpoint folder (vlp, Oscar, Hugging Face, UNITER as `write_uniter` writes it).
+CONFIG_NAME = "config.json"
+
 # Tokenizer files that travel with a checkpoint through every conversion.
 TOKENIZER_FILES = (
     "vocab.txt",
@@ -108,3 +111,28 @@ def copy_tokenizer_files(source: Path, destination: Path) -> list[str]:
             shutil.copy2(folder / name, destination / name)
             copied.append(name)
     return copied
+
+
+def write_checkpoint(
+    path: str | Path,
+    state: dict[str, torch.Tensor],
+    weights_name: str,
+    config: dict[str, Any],
+    tokenizer_from: str | Path | None = None,
+) -> None:
+    """Writes a checkpoint folder (created): the tensors, a config, and the tokenizer files of another folder.
+
+    Args:
+        path: Output folder.
+        state: The tensors, in the format's names.
+        weights_name: Their file name: safetensors when it ends in `.safetensors`, else a PyTorch pickle.
+        config: The format's config (`CONFIG_NAME`).
+        tokenizer_from: Folder (or a file in it) whose tokenizer files to copy along.
+    """
+    folder = Path(path)
+    folder.mkdir(parents=True, exist_ok=True)
+    save = save_safetensors if weights_name.endswith(".safetensors") else save_pickle
+    save(state, folder / weights_name)
+    write_json(folder / CONFIG_NAME, config)
+    if tokenizer_from is not None:
+        copy_tokenizer_files(Path(tokenizer_from), folder)

@@ -17,12 +17,11 @@ from typing import Any
 import torch
 
 from vlp.convert.base import Converted, HeadSpec, VLBundle, import_state_dict
-from vlp.convert.files import copy_tokenizer_files, read_json, read_state_dict, save_safetensors, write_json
+from vlp.convert.files import CONFIG_NAME, read_json, read_state_dict, write_checkpoint
 from vlp.model.config import VLConfig
 
 FORMAT = "vlp"
 FORMAT_VERSION = 1
-CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 
 
@@ -34,8 +33,6 @@ def write_folder(bundle: VLBundle, path: str | Path, tokenizer_from: str | Path 
         path: Output folder (created).
         tokenizer_from: Folder whose tokenizer files to copy along.
     """
-    folder = Path(path)
-    folder.mkdir(parents=True, exist_ok=True)
     heads = bundle.head_specs
     config: dict[str, Any] = {
         "format": FORMAT,
@@ -43,10 +40,7 @@ def write_folder(bundle: VLBundle, path: str | Path, tokenizer_from: str | Path 
         "model": bundle.config.to_dict(),
         "heads": {name: {"class_path": spec.class_path, "init_args": spec.init_args} for name, spec in heads.items()},
     }
-    save_safetensors(bundle.state_dict(), folder / WEIGHTS_NAME)
-    write_json(folder / CONFIG_NAME, config)
-    if tokenizer_from is not None:
-        copy_tokenizer_files(Path(tokenizer_from), folder)
+    write_checkpoint(path, bundle.state_dict(), WEIGHTS_NAME, config, tokenizer_from)
 
 
 def read_folder(path: str | Path) -> Converted:

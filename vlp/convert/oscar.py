@@ -36,7 +36,7 @@ from vlp.convert.base import (
     module_keys,
     prefixed,
 )
-from vlp.convert.files import copy_tokenizer_files, find_weights, read_json, read_state_dict, save_pickle, write_json
+from vlp.convert.files import find_weights, read_json, read_state_dict, write_checkpoint
 from vlp.convert.hf_bert import BUFFERS, bert_config_dict, bert_config_fields
 from vlp.model.config import GEOMETRY_DIMS, VLConfig
 from vlp.model.heads import ClassificationHead, MLPClassificationHead
@@ -198,11 +198,6 @@ def write_oscar(bundle: VLBundle, path: str | Path, tokenizer_from: str | Path |
     """
     if bundle.config.region_style != "oscar":
         raise CheckpointMismatchError("only oscar-style region embeddings fit Oscar's layout")
-    folder = Path(path)
-    folder.mkdir(parents=True, exist_ok=True)
     heads = bundle.head_specs
     state = export_state_dict(bundle.state_dict(), key_map(bundle.config, heads), tied_keys(heads))
-    save_pickle(state, folder / "pytorch_model.bin")
-    write_json(folder / "config.json", oscar_config_dict(bundle))
-    if tokenizer_from is not None:
-        copy_tokenizer_files(Path(tokenizer_from), folder)
+    write_checkpoint(path, state, "pytorch_model.bin", oscar_config_dict(bundle), tokenizer_from)

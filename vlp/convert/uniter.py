@@ -38,7 +38,7 @@ from vlp.convert.base import (
     module_keys,
     prefixed,
 )
-from vlp.convert.files import copy_tokenizer_files, find_weights, read_json, read_state_dict, save_pickle, write_json
+from vlp.convert.files import find_weights, read_json, read_state_dict, write_checkpoint
 from vlp.convert.hf_bert import bert_config_dict, bert_config_fields
 from vlp.model.config import VLConfig
 from vlp.model.heads import MLPClassificationHead, TiedPredictionHead
@@ -183,14 +183,9 @@ def write_uniter(bundle: VLBundle, path: str | Path, tokenizer_from: str | Path 
     """
     if bundle.config.region_style != "uniter":
         raise CheckpointMismatchError("only uniter-style region embeddings fit UNITER's layout")
-    folder = Path(path)
-    folder.mkdir(parents=True, exist_ok=True)
     heads = bundle.head_specs
     state = export_state_dict(bundle.state_dict(), key_map(bundle.config, heads), tied_keys(heads))
-    save_pickle(state, folder / WEIGHTS_NAME)
-    write_json(folder / "config.json", uniter_config_dict(bundle.config))
-    if tokenizer_from is not None:
-        copy_tokenizer_files(Path(tokenizer_from), folder)
+    write_checkpoint(path, state, WEIGHTS_NAME, uniter_config_dict(bundle.config), tokenizer_from)
 
 
 def uniter_config_dict(config: VLConfig) -> dict[str, Any]:
