@@ -13,10 +13,9 @@ import json
 from pathlib import Path
 
 import pytest
-from lightning.pytorch import LightningDataModule, LightningModule
-from lightning.pytorch.cli import LightningCLI
 
 from finetune.vqa import VQADataModule, VQAModule
+from tests.config_runs import CPU, SMALL_MODEL, instantiate, link
 from tests.data.conftest import FEATURE_DIM, DemoData, bert_vocab
 from tests.data.world_store import build_world_store
 from vlp.cli.main import main as vlp_main
@@ -26,14 +25,6 @@ from vlp.data.tokenizer import train_vocabulary
 from vlp.model import VLConfig
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "finetune"
-SMALL_MODEL = [
-    "--model.init_args.init_from=null",
-    "--model.init_args.config.hidden_size=32",
-    "--model.init_args.config.num_layers=1",
-    "--model.init_args.config.num_heads=2",
-    "--model.init_args.config.intermediate_size=32",
-]
-CPU = ["--trainer.accelerator=cpu", "--trainer.precision=32", "--data.init_args.num_workers=0"]
 # configs/pretrain/demo_oscar.yaml's architecture, which configs/finetune/demo_vqa.yaml repeats.
 DEMO_ARCHITECTURE = {
     "vocab_size": 256,
@@ -49,11 +40,6 @@ def test_every_yaml_is_tested() -> None:
     assert {path.name for path in CONFIGS.glob("*.yaml")} == {"vqa.yaml", "demo_vqa.yaml"}
 
 
-def _link(target: Path, link: Path) -> None:
-    link.parent.mkdir(parents=True, exist_ok=True)
-    link.symlink_to(target)
-
-
 @pytest.fixture(scope="module")
 def data_tree(demo_data: DemoData, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """VLP_DATA and VLP_PRETRAINED for the full-size config, VLP_DEMO_* (with a pretrained folder) for the demo."""
@@ -62,15 +48,15 @@ def data_tree(demo_data: DemoData, tmp_path_factory: pytest.TempPathFactory) -> 
     store = build_world_store(world, root / "regions_2048.h5", feature_dim=2048)
     vqa = root / "data" / "vqa"
     for split, official in (("train", "train2014"), ("val", "val2014"), ("test", "test-dev2015")):
-        _link(world.vqa_questions[split], vqa / f"v2_OpenEnded_mscoco_{official}_questions.json")
+        link(world.vqa_questions[split], vqa / f"v2_OpenEnded_mscoco_{official}_questions.json")
     for split, official in (("train", "train2014"), ("val", "val2014")):
-        _link(world.vqa_annotations[split], vqa / f"v2_mscoco_{official}_annotations.json")
-    _link(store, root / "data/features/coco/regions.h5")
-    _link(store, root / "data/features/coco_test2015/regions.h5")
-    _link(bert_vocab(), root / "pretrained/vocab.txt")
+        link(world.vqa_annotations[split], vqa / f"v2_mscoco_{official}_annotations.json")
+    link(store, root / "data/features/coco/regions.h5")
+    link(store, root / "data/features/coco_test2015/regions.h5")
+    link(bert_vocab(), root / "pretrained/vocab.txt")
 
     demo = root / "demo"
-    _link(world.root, demo / "world")
+    link(world.root, demo / "world")
     texts = [q["question"] for q in json.loads(world.vqa_questions["train"].read_text())["questions"]]
     vocab = train_vocabulary(texts, demo / "pretrain/oscar/vocab.txt", vocab_size=256)
     config = VLConfig(**DEMO_ARCHITECTURE, region_feature_dim=FEATURE_DIM)  # type: ignore[arg-type]
@@ -82,26 +68,6 @@ def data_tree(demo_data: DemoData, tmp_path_factory: pytest.TempPathFactory) -> 
         "VLP_DEMO_STORE": str(demo_data.store),
         "VLP_DEMO_FEATURE_DIM": str(FEATURE_DIM),
     }
-
-
-@pytest.fixture
-def environment(data_tree: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    for key, value in data_tree.items():
-        monkeypatch.setenv(key, value)
-    return data_tree
-
-
-def instantiate(config: str, *overrides: str) -> LightningCLI:
-    """Parses and instantiates a config as `vlp fit` does, without running it."""
-    return LightningCLI(
-        LightningModule,
-        LightningDataModule,
-        subclass_mode_model=True,
-        subclass_mode_data=True,
-        parser_kwargs={"parser_mode": "omegaconf"},
-        args=["--config", str(CONFIGS / config), *overrides],
-        run=False,
-    )
 
 
 def predict_and_score(config: str, root: Path, world: Path, *overrides: str) -> dict[str, object]:
@@ -124,7 +90,7 @@ def predict_and_score(config: str, root: Path, world: Path, *overrides: str) -> 
 
 @pytest.mark.slow
 def test_full_size_config_has_oscars_recipe(environment: dict[str, str]) -> None:
-    cli = instantiate("vqa.yaml", "--model.init_args.init_from=null")
+    cli = instantiate(CONFIGS / "vqa.yaml", "--model.init_args.init_from=null")
     module, data = cli.model, cli.datamodule
     assert isinstance(module, VQAModule) and isinstance(data, VQADataModule)
     config = module.model.config
@@ -158,9 +124,9 @@ def test_demo_config_fits_one_batch_and_predicts(environment: dict[str, str], tm
 def test_demo_config_shuffled_control_and_missing_pretrained_model(
     environment: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cli = instantiate("demo_vqa.yaml", "--data.init_args.shuffle_region_features=true")
+    cli = instantiate(CONFIGS / "demo_vqa.yaml", "--data.init_args.shuffle_region_features=true")
     assert isinstance(cli.datamodule, VQADataModule) and cli.datamodule.shuffle_seed == 0
     monkeypatch.setenv("VLP_DEMO_DIR", str(tmp_path))
     # jsonargparse reports the module's FileNotFoundError, message and all, in its own error.
     with pytest.raises(ValueError, match=r"pretrain/oscar/pretrained does not exist.*init_from=null"):
-        instantiate("demo_vqa.yaml")
+        instantiate(CONFIGS / "demo_vqa.yaml")

@@ -12,9 +12,8 @@ import os
 from pathlib import Path
 
 import pytest
-from lightning.pytorch import LightningDataModule, LightningModule
-from lightning.pytorch.cli import LightningCLI
 
+from tests.config_runs import CPU, SMALL_MODEL, instantiate, link
 from tests.data.conftest import FEATURE_DIM, bert_vocab
 from tests.data.world_store import build_world_store
 from vlp.cli.main import main as vlp_main
@@ -25,23 +24,11 @@ from vlp.pretrain import PretrainModule
 CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "pretrain"
 FULL = sorted(path.name for path in CONFIGS.glob("*.yaml") if not path.name.startswith("demo_"))
 DEMOS = sorted(path.name for path in CONFIGS.glob("demo_*.yaml"))
-SMALL_MODEL = [
-    "--model.init_args.init_from=null",
-    "--model.init_args.config.hidden_size=32",
-    "--model.init_args.config.num_layers=1",
-    "--model.init_args.config.num_heads=2",
-    "--model.init_args.config.intermediate_size=32",
-]
 
 
 def test_every_yaml_is_tested():
     assert set(FULL) == {"oscar.yaml", "oscarplus.yaml", "uniter.yaml", "rosita.yaml"}
     assert set(DEMOS) == {f"demo_{name}" for name in FULL}
-
-
-def _link(target: Path, link: Path) -> None:
-    link.parent.mkdir(parents=True, exist_ok=True)
-    link.symlink_to(target)
 
 
 @pytest.fixture(scope="module")
@@ -50,20 +37,20 @@ def data_tree(demo_data, tmp_path_factory) -> dict[str, str]:
     root = tmp_path_factory.mktemp("vlp_data")
     world = demo_data.world
     store = build_world_store(world, root / "regions_2048.h5", feature_dim=2048)
-    _link(world.captions["train"], root / "data/coco/annotations/captions_train2014.json")
-    _link(world.captions["val"], root / "data/coco/annotations/captions_val2014.json")
-    _link(world.karpathy, root / "data/coco/dataset_coco.json")
-    _link(world.vqa_questions["train"], root / "data/vqa/v2_OpenEnded_mscoco_train2014_questions.json")
-    _link(world.vqa_annotations["train"], root / "data/vqa/v2_mscoco_train2014_annotations.json")
-    _link(store, root / "data/features/coco/regions.h5")
-    _link(store, root / "data/features/cc/regions.h5")
+    link(world.captions["train"], root / "data/coco/annotations/captions_train2014.json")
+    link(world.captions["val"], root / "data/coco/annotations/captions_val2014.json")
+    link(world.karpathy, root / "data/coco/dataset_coco.json")
+    link(world.vqa_questions["train"], root / "data/vqa/v2_OpenEnded_mscoco_train2014_questions.json")
+    link(world.vqa_annotations["train"], root / "data/vqa/v2_mscoco_train2014_annotations.json")
+    link(store, root / "data/features/coco/regions.h5")
+    link(store, root / "data/features/cc/regions.h5")
     captions = json.loads(world.captions["train"].read_text())["annotations"]
     (root / "data/cc").mkdir()
     (root / "data/cc/train.jsonl").write_text(
         "".join(json.dumps({"image_id": c["image_id"], "caption": c["caption"]}) + "\n" for c in captions[:50])
     )
-    _link(bert_vocab(), root / "bert/vocab.txt")
-    _link(world.root, root / "demo/world")
+    link(bert_vocab(), root / "bert/vocab.txt")
+    link(world.root, root / "demo/world")
     return {
         "VLP_DATA": str(root / "data"),
         "VLP_BERT": str(root / "bert"),
@@ -73,30 +60,10 @@ def data_tree(demo_data, tmp_path_factory) -> dict[str, str]:
     }
 
 
-@pytest.fixture
-def environment(data_tree, monkeypatch):
-    for key, value in data_tree.items():
-        monkeypatch.setenv(key, value)
-    return data_tree
-
-
-def instantiate(config: str, *overrides: str) -> LightningCLI:
-    """Parses and instantiates a config as `vlp fit` does, without running it."""
-    return LightningCLI(
-        LightningModule,
-        LightningDataModule,
-        subclass_mode_model=True,
-        subclass_mode_data=True,
-        parser_kwargs={"parser_mode": "omegaconf"},
-        args=["--config", str(CONFIGS / config), *overrides],
-        run=False,
-    )
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("config", FULL)
 def test_full_size_config_instantiates(config, environment):
-    cli = instantiate(config, "--model.init_args.init_from=null")
+    cli = instantiate(CONFIGS / config, "--model.init_args.init_from=null")
     assert isinstance(cli.model, PretrainModule) and isinstance(cli.datamodule, PretrainDataModule)
     assert cli.model.model.config.hidden_size == 768 and cli.model.model.config.num_layers == 12
     corruption = cli.datamodule.corruption
@@ -114,12 +81,10 @@ def test_full_size_config_fits_one_batch(config, environment, tmp_path):
             "--config",
             str(CONFIGS / config),
             *SMALL_MODEL,
+            *CPU,
             "--trainer.fast_dev_run=true",
-            "--trainer.precision=32",
-            "--trainer.accelerator=cpu",
             f"--trainer.default_root_dir={tmp_path}",
             "--data.init_args.batch_size=4",
-            "--data.init_args.num_workers=0",
         ]
     )
     bundle = load_pretrained(tmp_path / "pretrained")
