@@ -17,7 +17,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import torch
 from lightning.pytorch import LightningDataModule
 from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from lightning.pytorch.utilities import rank_zero_info
@@ -27,7 +26,7 @@ from finetune.vqa.answers import DEFAULT_MIN_COUNT, AnswerVocabulary, TargetScor
 from finetune.vqa.collate import VQACollate
 from finetune.vqa.data import answer_vocabulary, read_examples
 from finetune.vqa.dataset import VQADataset, VQASource
-from vlp.data.sampler import LengthGroupedSampler
+from vlp.data.loaders import data_loader, length_grouped_sampler, trainer_world
 from vlp.data.tokenizer import WordPieceTokenizer, vocab_file
 from vlp.store.geometry import GeometryStyle
 
@@ -140,41 +139,20 @@ class VQADataModule(LightningDataModule):
 
     def _loader(self, dataset: VQADataset, batch_size: int, **kwargs: object) -> DataLoader:
         assert self.tokenizer is not None and self.vocabulary is not None
-        return DataLoader(
-            dataset,
-            batch_size=batch_size,
-            collate_fn=VQACollate(self.tokenizer, len(self.vocabulary), self.max_tokens, self.tags),
-            num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
-            pin_memory=self.pin_memory,
-            **kwargs,  # type: ignore[arg-type]
-        )
-
-    def _world(self) -> tuple[int, int]:
-        """(number of processes, this process's rank)."""
-        trainer = self.trainer
-        return (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
+        collate = VQACollate(self.tokenizer, len(self.vocabulary), self.max_tokens, self.tags)
+        return data_loader(dataset, batch_size, collate, self.num_workers, self.pin_memory, **kwargs)
 
     def train_dataloader(self) -> DataLoader:
         dataset = self.datasets["train"]
         if not self.bucket:
             return self._loader(dataset, self.batch_size, shuffle=True, drop_last=True)
-        replicas, rank = self._world()
-        sampler = LengthGroupedSampler(
-            dataset.lengths().tolist(),
-            self.batch_size,
-            num_replicas=replicas,
-            rank=rank,
-            # The global seed (`seed_everything`), the same on every process, so that they split one permutation.
-            seed=torch.initial_seed() % 2**63,
-            group_batches=self.group_batches,
-        )
+        sampler = length_grouped_sampler(dataset.lengths().tolist(), self.batch_size, self.group_batches, self.trainer)
         return self._loader(dataset, self.batch_size, sampler=sampler)
 
     def _eval_sampler(self, dataset: VQADataset) -> Sampler[int] | None:
         """Each process scores a disjoint share of the questions, none twice, so that the synchronised accuracy is
         the single-process one (Lightning's default sampler would pad with repeated questions)."""
-        replicas, rank = self._world()
+        replicas, rank = trainer_world(self.trainer)
         if replicas == 1:
             return None
         return UnrepeatedDistributedSampler(dataset, num_replicas=replicas, rank=rank, shuffle=False)

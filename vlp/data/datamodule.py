@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import torch
 from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader
 
@@ -24,7 +23,7 @@ from vlp.data.collate import PretrainCollate
 from vlp.data.corpora import Corpus
 from vlp.data.corruption import Corruption
 from vlp.data.dataset import PretrainDataset
-from vlp.data.sampler import LengthGroupedSampler
+from vlp.data.loaders import data_loader, length_grouped_sampler
 from vlp.data.tokenizer import WordPieceTokenizer, train_vocabulary, vocab_file
 from vlp.store.geometry import GeometryStyle
 
@@ -113,29 +112,15 @@ class PretrainDataModule(LightningDataModule):
         return PretrainCollate(dataset, self.tokenizer, self.corruption, self.max_tokens, self.tags, fixed)
 
     def _loader(self, dataset: PretrainDataset, fixed: bool, **kwargs: object) -> DataLoader:
-        return DataLoader(
-            dataset,
-            batch_size=self.batch_size,
-            collate_fn=self._collate(dataset, fixed),
-            num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
-            pin_memory=self.pin_memory,
-            **kwargs,  # type: ignore[arg-type]
-        )
+        collate = self._collate(dataset, fixed)
+        return data_loader(dataset, self.batch_size, collate, self.num_workers, self.pin_memory, **kwargs)
 
     def train_dataloader(self) -> DataLoader:
         assert self.train_set is not None
         if not self.bucket:
             return self._loader(self.train_set, fixed=False, shuffle=True, drop_last=True)
-        trainer = self.trainer
-        sampler = LengthGroupedSampler(
-            self.train_set.lengths().tolist(),
-            self.batch_size,
-            num_replicas=trainer.world_size if trainer is not None else 1,
-            rank=trainer.global_rank if trainer is not None else 0,
-            # The global seed (`seed_everything`), the same on every process, so that they split one permutation.
-            seed=torch.initial_seed() % 2**63,
-            group_batches=self.group_batches,
+        sampler = length_grouped_sampler(
+            self.train_set.lengths().tolist(), self.batch_size, self.group_batches, self.trainer
         )
         return self._loader(self.train_set, fixed=False, sampler=sampler)
 
