@@ -16,12 +16,18 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from features.config import ConfigError, load_config, to_yaml
 from features.importers.tsv import TsvFormatError, count_rows
 from features.inputs import DuplicateImageIdError
 from features.progress import Progress
 from vlp.store import RegionStoreError
+
+if TYPE_CHECKING:  # the importers load on demand, like every subcommand's code
+    from features.importers.butd_tsv import ButdTsv
+    from features.importers.vinvl_tsv import VinvlTsv
 
 RUN_EPILOG = """\
 Image ids: a COCO json's `id`; for a folder, the path relative to it without extension (`val/0001.jpg` -> `val/0001`);
@@ -135,35 +141,28 @@ def _run(args: argparse.Namespace) -> int:
 
 def _import_butd(args: argparse.Namespace) -> int:
     from features.importers.butd_tsv import ButdTsv
-    from features.importers.writing import import_into_store
 
-    dump = ButdTsv(args.tsv, args.objects_vocab, args.attributes_vocab)
-    summary = import_into_store(
-        args.output,
-        dump.feature_dim,
-        dump.images,
-        provenance=dump.provenance(),
-        max_attributes_per_region=dump.max_attributes_per_region,
-        total=count_rows(args.tsv),
-        if_exists=args.if_exists,
-        progress=Progress("import", args.progress),
-    )
-    print(summary.describe())
-    return 0
+    return _import_dump(args, ButdTsv(args.tsv, args.objects_vocab, args.attributes_vocab), args.tsv)
 
 
 def _import_vinvl(args: argparse.Namespace) -> int:
     from features.importers.vinvl_tsv import VinvlTsv
-    from features.importers.writing import import_into_store
 
     dump = VinvlTsv(args.features, args.labels, args.hw, numeric_ids=args.numeric_ids)
+    return _import_dump(args, dump, [dump.main_file])
+
+
+def _import_dump(args: argparse.Namespace, dump: ButdTsv | VinvlTsv, rows: Sequence[str | Path]) -> int:
+    """Imports a dump's images into the store `args.output`, counting progress over the rows of the files `rows`."""
+    from features.importers.writing import import_into_store
+
     summary = import_into_store(
         args.output,
         dump.feature_dim,
         dump.images,
         provenance=dump.provenance(),
         max_attributes_per_region=dump.max_attributes_per_region,
-        total=count_rows([dump.main_file]),
+        total=count_rows(rows),
         if_exists=args.if_exists,
         progress=Progress("import", args.progress),
     )
