@@ -1,8 +1,8 @@
 """Validation and prediction of a fixed `VQAModule`, in one process or two gloo processes.
 
-Run by `test_vqa_distributed.py` as a script, because Lightning's DDP launcher starts the second process by running the
-same command again. Process 0 writes the validation metrics (`metrics.json`) and the results file (`results.json`) to
-`--out`.
+Run by `test_vqa_distributed.py` as a module (`python -m tests.finetune.ddp_vqa_script`), because Lightning's DDP
+launcher starts the second process by running the same command again. Process 0 writes the validation metrics
+(`metrics.json`) and the results file (`results.json`) to `--out`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 from lightning.pytorch import Trainer, seed_everything
 
 from finetune.vqa import AnswerVocabulary, VQADataModule, VQAModule, VQASource
-from vlp.model import VLConfig
+from tests.model.factories import tiny
 
 
 def main() -> None:
@@ -38,15 +38,9 @@ def main() -> None:
         max_tokens=40,
     )
     # Large random weights answer differently from question to question; the answers are given so that the classifier
-    # is built here, from the seed, the same in both runs.
-    config = VLConfig(
-        hidden_size=32,
-        num_layers=1,
-        num_heads=2,
-        intermediate_size=32,
-        max_position_embeddings=64,
-        region_feature_dim=32,
-        initializer_range=1.0,
+    # is built here, from the seed, the same in both runs. (Dropout, which tiny() turns off, is idle in evaluation.)
+    config = tiny(
+        vocab_size=30522, num_layers=1, num_heads=2, intermediate_size=32, region_feature_dim=32, initializer_range=1.0
     )
     module = VQAModule(
         config, answers=list(AnswerVocabulary.load(Path(args.answers)).answers), results=str(out / "results.json")

@@ -11,13 +11,14 @@ import pytest
 
 from tests.finetune.vqa_setup import VQAData
 
-SCRIPT = Path(__file__).with_name("ddp_vqa_script.py")
+# A module run from the repository root, so that it imports `tests` (and Lightning starts its second process alike).
+SCRIPT = "tests.finetune.ddp_vqa_script"
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def run(vqa_data: VQAData, out: Path, devices: int) -> tuple[dict[str, float], list[dict[str, object]]]:
     source = vqa_data.source("val")
-    command = [sys.executable, str(SCRIPT), f"--questions={source.questions}", f"--annotations={source.annotations}"]
+    command = [sys.executable, "-m", SCRIPT, f"--questions={source.questions}", f"--annotations={source.annotations}"]
     command += [f"--store={source.store}", f"--vocab={vqa_data.data.vocab}", f"--answers={vqa_data.answers}"]
     command += [f"--out={out}", f"--devices={devices}"]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)

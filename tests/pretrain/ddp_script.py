@@ -1,7 +1,8 @@
 """One training step of `PretrainModule` on a fixed batch, in one process or split over two gloo processes.
 
-Run by `test_distributed.py` as a script, because Lightning's DDP launcher starts the second process by running the
-same command again. Process 0 writes the gradients that reach the optimizer (after DDP's all-reduce) to `--out`.
+Run by `test_distributed.py` as a module (`python -m tests.pretrain.ddp_script`), because Lightning's DDP launcher
+starts the second process by running the same command again. Process 0 writes the gradients that reach the optimizer
+(after DDP's all-reduce) to `--out`.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ import torch
 from lightning.pytorch import Callback, LightningDataModule, Trainer, seed_everything
 from torch.utils.data import DataLoader
 
+from tests.model.factories import tiny
 from vlp.data import CocoCaptionsCorpus, Corruption, PretrainBatch, PretrainCollate, PretrainDataset, WordPieceTokenizer
-from vlp.model import VLConfig
 from vlp.pretrain import ObjectiveWeights, OptimizerSettings, PretrainModule
 
 BATCH = 8
@@ -79,14 +80,11 @@ def main() -> None:
     parser.add_argument("--devices", type=int, default=1)
     args = parser.parse_args()
     seed_everything(0)
-    config = VLConfig(
+    config = tiny(
         vocab_size=30522,
-        hidden_size=32,
-        num_layers=2,
         num_heads=2,
         intermediate_size=32,
-        hidden_dropout=0.0,
-        attention_dropout=0.0,
+        max_position_embeddings=512,
         region_style="uniter",
         region_feature_dim=32,
     )

@@ -11,7 +11,8 @@ import torch
 
 from tests.data.conftest import bert_vocab
 
-SCRIPT = Path(__file__).with_name("ddp_script.py")
+# A module run from the repository root, so that it imports `tests` (and Lightning starts its second process alike).
+SCRIPT = "tests.pretrain.ddp_script"
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -19,7 +20,8 @@ def run_step(demo_data, tmp_path: Path, devices: int) -> dict[str, torch.Tensor]
     out = tmp_path / f"grads_{devices}.pt"
     command = [
         sys.executable,
-        str(SCRIPT),
+        "-m",
+        SCRIPT,
         "--captions",
         str(demo_data.world.captions["train"]),
         "--store",
