@@ -41,6 +41,7 @@ def assert_entry_matches(store: RegionStore, index: int) -> None:
     np.testing.assert_array_equal(entry.scores, expected["scores"])
     assert entry.label_names == expected["labels"]
     assert [store.label_names[i] for i in entry.labels] == expected["labels"]
+    assert store.label_names_of(expected["image_id"]) == expected["labels"]
     assert entry.attribute_names == expected["attributes"]
     for row, names in zip(entry.attributes, expected["attributes"], strict=True):
         assert [store.attribute_names[a] for a in row if a >= 0] == names

@@ -133,9 +133,8 @@ class PretrainDataset(Dataset[PretrainItem]):
         example = self._examples[index]
         if example.text_b is not None:
             return tokenize_caption(example.text_b)
-        store = self._stores[self._store_of_example[index]]
-        entry = store[example.image_id]
-        return [word for name in entry.label_names[: self.max_regions] for word in name.split()]
+        names = self._stores[self._store_of_example[index]].label_names_of(example.image_id)
+        return [word for name in names[: self.max_regions] for word in name.split()]
 
     def __getitem__(self, index: int) -> PretrainItem:
         example = self._examples[index]

@@ -98,6 +98,9 @@ class RegionStore:
             with open_h5(path, "r") as f:
                 self._index_shard(f, path, shard_index, label_index, attribute_index)
         self._handles: dict[int, h5py.File] = {}
+        # h5py resolves a dataset by name on every `file[name]`, which costs more than reading a small slice: keep the
+        # resolved column objects of each open shard.
+        self._columns: dict[int, dict[str, h5py.Dataset]] = {}
         self._pid = os.getpid()
 
     def _index_shard(
@@ -188,16 +191,16 @@ class RegionStore:
         shard_index, row = self._locate(image_id)
         shard = self._shards[shard_index]
         start, end = int(shard.offsets[row]), int(shard.offsets[row + 1])
-        f = self._handle(shard_index)
+        columns = self._open_columns(shard_index)
         key = str(image_id)
         try:
-            features = f[S.FEATURES][start:end]
-            boxes = f[S.BOXES][start:end]
-            scores = f[S.SCORES][start:end]
-            labels = shard.label_map[f[S.LABELS][start:end]]
+            features = columns[S.FEATURES][start:end]
+            boxes = columns[S.BOXES][start:end]
+            scores = columns[S.SCORES][start:end]
+            labels = shard.label_map[columns[S.LABELS][start:end]]
             attributes = attribute_scores = attribute_names = None
             if self.max_attributes_per_region:
-                attributes, attribute_scores = self._read_attributes(f, shard, start, end)
+                attributes, attribute_scores = self._read_attributes(columns, shard, start, end)
                 attribute_names = [[self.attribute_names[a] for a in row_ids if a >= 0] for row_ids in attributes]
         except OSError as error:
             message = f"{shard.path}: image {key!r}: cannot read its regions (truncated or corrupt file?): {error}"
@@ -216,15 +219,30 @@ class RegionStore:
             attribute_names=attribute_names,
         )
 
-    def _read_attributes(self, f: h5py.File, shard: _Shard, start: int, end: int) -> tuple[np.ndarray, np.ndarray]:
+    def label_names_of(self, image_id: str | int) -> list[str]:
+        """The label name of each region of one image, in store order, read without the features (Oscar's tags)."""
+        shard_index, row = self._locate(image_id)
+        shard = self._shards[shard_index]
+        start, end = int(shard.offsets[row]), int(shard.offsets[row + 1])
+        try:
+            labels = shard.label_map[self._open_columns(shard_index)[S.LABELS][start:end]]
+        except OSError as error:
+            key = str(image_id)
+            message = f"{shard.path}: image {key!r}: cannot read its labels (truncated or corrupt file?): {error}"
+            raise RegionStoreError(message) from error
+        return [self.label_names[i] for i in labels]
+
+    def _read_attributes(
+        self, columns: dict[str, h5py.Dataset], shard: _Shard, start: int, end: int
+    ) -> tuple[np.ndarray, np.ndarray]:
         """[K, A] attribute ids in the store vocabulary and their scores, padded to the widest shard's A."""
         slots = self.max_attributes_per_region
         ids = np.full((end - start, slots), -1, dtype=np.int32)
         scores = np.zeros((end - start, slots), dtype=np.float32)
         if shard.has_attributes:
-            raw = f[S.ATTRIBUTES][start:end]
+            raw = columns[S.ATTRIBUTES][start:end]
             ids[:, : raw.shape[1]] = np.where(raw >= 0, shard.attribute_map[np.maximum(raw, 0)], -1)
-            scores[:, : raw.shape[1]] = f[S.ATTRIBUTE_SCORES][start:end]
+            scores[:, : raw.shape[1]] = columns[S.ATTRIBUTE_SCORES][start:end]
         return ids, scores
 
     @staticmethod
@@ -235,22 +253,28 @@ class RegionStore:
         return box_geometry(entry.boxes, entry.image_size, style)  # type: ignore[arg-type]
 
     # ------------------------------------------------------------------ handles
-    def _handle(self, shard_index: int) -> h5py.File:
+    def _open_columns(self, shard_index: int) -> dict[str, h5py.Dataset]:
+        """The region columns of a shard, opening the file in this process on first use."""
         if self._pid != os.getpid():  # forked into a worker: the parent's handles are not ours to use
-            self._handles, self._pid = {}, os.getpid()
-        if shard_index not in self._handles:
-            self._handles[shard_index] = open_h5(self._shards[shard_index].path, "r")
-        return self._handles[shard_index]
+            self._handles, self._columns, self._pid = {}, {}, os.getpid()
+        if shard_index not in self._columns:
+            f = open_h5(self._shards[shard_index].path, "r")
+            self._handles[shard_index] = f
+            names = [S.FEATURES, S.BOXES, S.SCORES, S.LABELS]
+            if self._shards[shard_index].has_attributes:
+                names += [S.ATTRIBUTES, S.ATTRIBUTE_SCORES]
+            self._columns[shard_index] = {name: f[name] for name in names}
+        return self._columns[shard_index]
 
     def close(self) -> None:
         """Closes the files this process opened; the store reopens them on the next access."""
         for handle in self._handles.values():
             handle.close()
-        self._handles = {}
+        self._handles, self._columns = {}, {}
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        state["_handles"] = {}
+        state["_handles"], state["_columns"] = {}, {}
         return state
 
     def __enter__(self) -> RegionStore:
