@@ -1,0 +1,51 @@
+"""`MetricsReport` prints each epoch's own training means next to that epoch's validation metrics."""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+from lightning.pytorch import LightningModule, Trainer
+from torch.utils.data import DataLoader, TensorDataset
+
+from vlp.pretrain import MetricsReport
+
+STEPS = 4
+
+
+class _Counting(LightningModule):
+    """Logs the global step as `train/x` (epoch means 1.5, 5.5, ...) and 10 x the epoch as `val/y`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.zeros(1))
+
+    def training_step(self, batch: list[torch.Tensor], batch_idx: int) -> torch.Tensor:
+        self.log("train/x", float(self.global_step), on_step=True, on_epoch=True)
+        return (self.weight * batch[0]).sum()
+
+    def validation_step(self, batch: list[torch.Tensor], batch_idx: int) -> None:
+        self.log("val/y", 10.0 * self.current_epoch)
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.SGD(self.parameters(), lr=0.1)
+
+
+def test_each_line_holds_its_own_epoch(caplog, tmp_path):
+    data = DataLoader(TensorDataset(torch.ones(STEPS, 1)), batch_size=1)
+    trainer = Trainer(
+        max_epochs=2,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        callbacks=[MetricsReport()],
+        default_root_dir=tmp_path,
+    )
+    with caplog.at_level(logging.INFO):
+        trainer.fit(_Counting(), data, data)
+    lines = [record.getMessage() for record in caplog.records if record.getMessage().startswith("epoch ")]
+    # Means of steps 0..3 and 4..7; before the fix the second line repeated the first epoch's training mean.
+    assert lines == ["epoch 0 step 4: train/x 1.500 | val/y 0.000", "epoch 1 step 8: train/x 5.500 | val/y 10.000"]
