@@ -6,8 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from lightning.pytorch import LightningDataModule, LightningModule
 from lightning.pytorch.cli import LightningCLI
+
+from vlp.cli.main import lightning_cli
 
 # A full-size config made small enough for one CPU training step.
 SMALL_MODEL = [
@@ -28,15 +29,7 @@ def link(target: Path, path: Path) -> None:
 
 def instantiate(config: Path, *overrides: str) -> LightningCLI:
     """Parses and instantiates a config as `vlp fit` does, without running it."""
-    return LightningCLI(
-        LightningModule,
-        LightningDataModule,
-        subclass_mode_model=True,
-        subclass_mode_data=True,
-        parser_kwargs={"parser_mode": "omegaconf"},
-        args=["--config", str(config), *overrides],
-        run=False,
-    )
+    return lightning_cli(["--config", str(config), *overrides], run=False)
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -51,27 +50,22 @@ class VQADemoResult:
         return "\n".join([*lines, f"margin {self.margin:+.2f} points: {verdict}"])
 
 
-def vlp_command() -> list[str]:
-    """The `vlp` console script beside this Python, or the module when it is not installed as a script."""
-    script = Path(sys.executable).with_name("vlp")
-    if script.is_file():
-        return [str(script)]
-    found = shutil.which("vlp")
-    return [found] if found else [sys.executable, "-m", "vlp.cli.main"]
-
-
 def finetune_and_score(run_dir: Path, name: str, config: Path, overrides: Sequence[str]) -> dict[str, object]:
-    """Fits, predicts the test questions and scores them; returns the accuracy json of `vlp eval vqa`."""
+    """Fits, predicts the test questions and scores them; returns the accuracy json of `vlp eval vqa`.
+
+    The run's folder is set through VLP_DEMO_VQA_ROOT rather than `--trainer.default_root_dir`, so that the checkpoint
+    folder the config derives from it moves too.
+    """
     root = run_dir / "finetune" / name
-    common = ["--config", str(config), f"--trainer.default_root_dir={root}", *overrides]
-    vlp = vlp_command()
-    run_command([*vlp, "fit", *common])
-    run_command([*vlp, "predict", *common, f"--ckpt_path={root / 'checkpoints' / 'last.ckpt'}"])
+    common = ["--config", str(config), *overrides]
+    folder = {"VLP_DEMO_VQA_ROOT": str(root)}
+    run_command(["vlp", "fit", *common], env=folder)
+    run_command(["vlp", "predict", *common, f"--ckpt_path={root / 'checkpoints' / 'last.ckpt'}"], env=folder)
     vqa = run_dir / "world" / "vqa"
     accuracy = root / "test_accuracy.json"
     run_command(
         [
-            *vlp,
+            "vlp",
             "eval",
             "vqa",
             f"--questions={vqa / 'v2_OpenEnded_mscoco_test_questions.json'}",
@@ -100,11 +94,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m finetune.vqa.demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--run-dir", type=Path, default=Path("runs/demo"), help="the demo's folder (VLP_DEMO_DIR)")
     parser.add_argument("--config", type=Path, default=DEMO_CONFIG, help="the finetuning config")
+    parser.add_argument(
+        "--require-margin",
+        action="store_true",
+        help=f"exit with status 1 unless real features win by at least {MIN_MARGIN:.0f} points (the report says "
+        "either way)",
+    )
     parser.epilog = "Other arguments go to both runs' vlp fit and predict, e.g. --trainer.max_epochs=4."
     args, overrides = parser.parse_known_args(argv)
     result = run_vqa_demo(args.run_dir, args.config, overrides)
     print(result.report())
-    return 0 if result.margin >= MIN_MARGIN else 1
+    return 1 if args.require_margin and result.margin < MIN_MARGIN else 0
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from finetune.vqa import VQADataModule, VQAModule
+from finetune.vqa.demo import VQADemoResult, run_vqa_demo
 from tests.config_runs import CPU, SMALL_MODEL, instantiate, link
 from tests.data.conftest import FEATURE_DIM, DemoData, bert_vocab
 from tests.data.world_store import build_world_store
@@ -130,3 +131,29 @@ def test_demo_config_shuffled_control_and_missing_pretrained_model(
     # jsonargparse reports the module's FileNotFoundError, message and all, in its own error.
     with pytest.raises(ValueError, match=r"pretrain/oscar/pretrained does not exist.*init_from=null"):
         instantiate(CONFIGS / "demo_vqa.yaml")
+
+
+@pytest.mark.slow
+def test_demo_runs_real_and_shuffled_and_compares_them(environment: dict[str, str]) -> None:
+    run_dir = Path(environment["VLP_DEMO_DIR"])
+    quick = ["--trainer.max_steps=2", "--trainer.limit_val_batches=1", "--data.init_args.num_workers=0"]
+    result = run_vqa_demo(run_dir, overrides=quick)
+    for name, accuracy in (("vqa", result.real), ("vqa_shuffled", result.shuffled)):
+        assert json.loads((run_dir / "finetune" / name / "test_accuracy.json").read_text()) == accuracy
+    assert result.margin == pytest.approx(float(result.real["overall"]) - float(result.shuffled["overall"]))
+    assert result.report().splitlines()[-1].startswith(f"margin {result.margin:+.2f} points: ")
+
+
+def test_demo_report_and_verdict() -> None:
+    real = {"overall": 80.0, "perAnswerType": {"yes/no": 90.0, "number": 70.0}}
+    shuffled = {"overall": 50.25, "perAnswerType": {"yes/no": 60.0, "number": 30.5}}
+    report = VQADemoResult(real, shuffled).report().splitlines()
+    assert report[1].split() == ["overall", "80.00", "50.25"]
+    assert report[2].split() == ["number", "70.00", "30.50"] and report[3].split() == ["yes/no", "90.00", "60.00"]
+    assert report[-1] == "margin +29.75 points: real features win"
+    assert (
+        VQADemoResult(real, {**shuffled, "overall": 60.0})
+        .report()
+        .endswith("margin +20.00 points: margin below 25 points")
+    )
+

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lightning.pytorch.cli import LightningCLI
 
 LIGHTNING_SUBCOMMANDS = ("fit", "validate", "test", "predict")
 
@@ -38,18 +42,24 @@ def _usage() -> str:
     return "\n".join(lines)
 
 
-def run_lightning_cli(argv: Sequence[str]) -> None:
-    """Runs LightningCLI with the model and data module chosen by `class_path` in the config (subclass mode)."""
+def lightning_cli(argv: Sequence[str], run: bool = True) -> LightningCLI:
+    """LightningCLI with the model and data module chosen by `class_path` in the config (subclass mode); `run=False`
+    parses and instantiates without running a subcommand.
+
+    OmegaConf interpolation is resolved as each YAML file is read, before later flags apply: a flag such as
+    `--trainer.default_root_dir` does not move what the file derives from it (e.g. a checkpoint `dirpath`).
+    """
     from lightning.pytorch import LightningDataModule, LightningModule
     from lightning.pytorch.cli import LightningCLI
 
-    LightningCLI(
+    return LightningCLI(
         LightningModule,
         LightningDataModule,
         subclass_mode_model=True,
         subclass_mode_data=True,
         parser_kwargs={"parser_mode": "omegaconf"},
         args=list(argv),
+        run=run,
     )
 
 
@@ -61,7 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     command, rest = argv[0], argv[1:]
     if command in LIGHTNING_SUBCOMMANDS:
-        run_lightning_cli(argv)
+        lightning_cli(argv)
         return 0
     if command in HELPERS:
         return HELPERS[command][0](rest)
