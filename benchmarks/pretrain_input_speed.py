@@ -7,20 +7,22 @@ captions and region store. Three figures, each against a baseline measured in th
   on every read (`file["features"][a:b]`, ...), as the reader did before it kept the resolved column objects;
 - `tags read`: `RegionStore.label_names_of` (the labels column only, what Oscar's tag pollution borrows) against a
   whole-entry read;
-- `batch`: building one batch of `configs/pretrain/demo_oscar.yaml`'s data (batch 64, Oscar pollution, masking)
-  against one training step of its model on that batch, to show whether one DataLoader worker keeps up.
+- `batch`: building one batch of `configs/pretrain/demo_oscar.yaml`'s data (read from that config, as `vlp fit`
+  builds it: batch 64, Oscar pollution, masking) against one training step of its model and optimizer on that
+  batch, to show whether one DataLoader worker keeps up.
 
     .venv/bin/python benchmarks/pretrain_input_speed.py [--run-dir runs/demo] [--reads 2000] [--batches 20]
 
-Measured on 2 cores shared with a training run, torch 2.14.1 (demo world of 2,000 images, 128-d features, a few
-regions per image): store read 0.29 ms vs 1.49 ms for the name-resolving baseline (5.2x); tags read 0.044 ms vs
-0.28 ms for a whole entry (6.3x); a batch takes 43 ms to build against 227 ms for the model's step on one thread, so
-one DataLoader worker keeps up with about 5x to spare.
+Measured on 2 cores, torch 2.14.1 (demo world of 2,000 images, 128-d features, a few regions per image): store read
+0.18 ms vs 1.0 ms for the name-resolving baseline (5.6x); tags read 0.031 ms vs 0.18 ms for a whole entry (5.8x); a
+batch takes 34 ms to build against 153 ms for the model's step on one thread, so one DataLoader worker keeps up with
+about 4.5x to spare.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
 import time
@@ -30,17 +32,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vlp.data import CocoCaptionsCorpus, PretrainDataModule
-from vlp.data.corruption import Corruption
-from vlp.model import VLConfig
+from vlp.cli.demo import CONFIGS, DemoRun
+from vlp.cli.main import lightning_cli
 from vlp.pretrain import PretrainModule
 from vlp.pretrain.compute import compute_objectives
-from vlp.pretrain.mixing import ObjectiveWeights
+from vlp.pretrain.optim import build_optimizer
 from vlp.store import RegionStore
 from vlp.store import schema as S
 from vlp.store.reading import open_h5
 
 COLUMNS = (S.FEATURES, S.BOXES, S.SCORES, S.LABELS)
+DEMO_CONFIG = CONFIGS / "pretrain" / "demo_oscar.yaml"
 
 
 def per_call_ms(function: Callable[[], object], calls: int) -> float:
@@ -78,40 +80,24 @@ def store_reads(store_path: Path, reads: int) -> None:
 
 
 def batch_against_step(run_dir: Path, batches: int) -> None:
-    world = run_dir / "world" / "annotations"
-    store = run_dir / "features" / "regions.h5"
-    data = PretrainDataModule(
-        train=[CocoCaptionsCorpus(captions=str(world / "captions_train.json"), store=str(store))],
-        vocab=str(run_dir / "pretrain" / "oscar" / "vocab.txt"),
-        vocab_size=256,
-        corruption=Corruption(mask_probability=0.15, contrastive_classes=2),
-        batch_size=64,
-        num_workers=0,
-    )
+    """Builds the data and model of `configs/pretrain/demo_oscar.yaml` on `run_dir`, as `vlp fit` would."""
+    os.environ.update(DemoRun(run_dir, num_images=0, seed=0).environment())
+    cli = lightning_cli(["--config", str(DEMO_CONFIG), "--data.init_args.num_workers=0"], run=False)
+    module, data = cli.model, cli.datamodule
+    assert isinstance(module, PretrainModule)
     data.prepare_data()
     data.setup("fit")
     loader = iter(data.train_dataloader())
     started = time.perf_counter()
     built = [next(loader) for _ in range(batches)]
     build_ms = (time.perf_counter() - started) * 1000 / batches
-    config = VLConfig(
-        vocab_size=256,
-        hidden_size=128,
-        num_layers=3,
-        num_heads=4,
-        intermediate_size=256,
-        max_position_embeddings=64,
-        hidden_dropout=0.0,
-        attention_dropout=0.0,
-        region_feature_dim=RegionStore(store).feature_dim,
-    )
-    module = PretrainModule(config, ObjectiveWeights(mlm=1.0, contrastive=1.0), contrastive_classes=2)
-    optimizer = torch.optim.AdamW(module.parameters(), lr=1e-4, fused=True)
+    optimizer, _ = build_optimizer(module, module.optimizer_settings, total_steps=batches)
+    weights = module.objectives.active
     step_times = []
     for batch in built:
         started = time.perf_counter()
-        outputs = compute_objectives(module.model, module.heads, batch, ["mlm", "contrastive"], shared=True)
-        loss = sum((output.loss for output in outputs.values()), torch.zeros(()))
+        outputs = compute_objectives(module.model, module.heads, batch, list(weights), module.mixing == "all")
+        loss = sum((weights[name] * output.loss for name, output in outputs.items()), torch.zeros(()))
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
