@@ -170,9 +170,8 @@ class RegionStore:
         return [shard.provenance for shard in self._shards]
 
     def num_regions(self, image_id: str | int) -> int:
-        shard_index, row = self._locate(image_id)
-        offsets = self._shards[shard_index].offsets
-        return int(offsets[row + 1] - offsets[row])
+        _, _, start, end = self._span(image_id)
+        return end - start
 
     def image_size(self, image_id: str | int) -> tuple[int, int]:
         shard_index, row = self._locate(image_id)
@@ -185,12 +184,17 @@ class RegionStore:
             raise KeyError(f"image id {key!r} is not in the region store {', '.join(map(str, self.paths))}")
         return self._location[key]
 
+    def _span(self, image_id: str | int) -> tuple[int, int, int, int]:
+        """(shard index, row in the shard, first region row, end region row) of an image."""
+        shard_index, row = self._locate(image_id)
+        offsets = self._shards[shard_index].offsets
+        return shard_index, row, int(offsets[row]), int(offsets[row + 1])
+
     # ------------------------------------------------------------------ data
     def __getitem__(self, image_id: str | int) -> RegionEntry:
         """The regions of one image; integer ids are looked up as their decimal string."""
-        shard_index, row = self._locate(image_id)
+        shard_index, row, start, end = self._span(image_id)
         shard = self._shards[shard_index]
-        start, end = int(shard.offsets[row]), int(shard.offsets[row + 1])
         columns = self._open_columns(shard_index)
         key = str(image_id)
         try:
@@ -221,9 +225,8 @@ class RegionStore:
 
     def label_names_of(self, image_id: str | int) -> list[str]:
         """The label name of each region of one image, in store order, read without the features (Oscar's tags)."""
-        shard_index, row = self._locate(image_id)
+        shard_index, _, start, end = self._span(image_id)
         shard = self._shards[shard_index]
-        start, end = int(shard.offsets[row]), int(shard.offsets[row + 1])
         try:
             labels = shard.label_map[self._open_columns(shard_index)[S.LABELS][start:end]]
         except OSError as error:
