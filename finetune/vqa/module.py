@@ -31,7 +31,7 @@ from vlp.eval.vqa_files import write_results
 from vlp.metrics.vqa_metric import VQAAccuracy
 from vlp.model import ClassificationHead, MLPClassificationHead, VLConfig, VLModel
 from vlp.pretrain.init import InitFormat, load_initial_weights
-from vlp.pretrain.optim import OptimizerSettings, build_optimizer
+from vlp.pretrain.optim import OptimizerSettings, lightning_optimizers
 
 RESULTS_NAME = "vqa_results.json"
 Classifier = Literal["mlp", "linear"]
@@ -216,7 +216,4 @@ class VQAModule(LightningModule):
             rank_zero_info(f"{len(pairs)} answers written to {self.results_path}")
 
     def configure_optimizers(self) -> dict[str, object]:
-        optimizer, schedule = build_optimizer(
-            self, self.optimizer_settings, int(self.trainer.estimated_stepping_batches)
-        )
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+        return lightning_optimizers(self, self.optimizer_settings)

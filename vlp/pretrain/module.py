@@ -36,7 +36,7 @@ from vlp.pretrain.compute import compute_objectives
 from vlp.pretrain.heads import build_heads
 from vlp.pretrain.init import InitFormat, load_initial_weights
 from vlp.pretrain.mixing import Mixing, ObjectiveWeights, sample_objective
-from vlp.pretrain.optim import OptimizerSettings, build_optimizer
+from vlp.pretrain.optim import OptimizerSettings, lightning_optimizers
 
 HARD_NEGATIVE_STREAM = 2**62
 """Added to the per-batch seed of the hard-negative draws: past every objective-sampling seed (below 2**62 plus the
@@ -203,10 +203,7 @@ class PretrainModule(LightningModule):
         self._log("val", outputs, total, batch.size)
 
     def configure_optimizers(self) -> dict[str, object]:
-        optimizer, schedule = build_optimizer(
-            self, self.optimizer_settings, int(self.trainer.estimated_stepping_batches)
-        )
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+        return lightning_optimizers(self, self.optimizer_settings)
 
     def on_fit_end(self) -> None:
         """Writes the model and heads as a vlp folder (process 0 only)."""

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import torch
+from lightning.pytorch import LightningModule
 from torch import nn
 
 
@@ -74,3 +75,10 @@ def build_optimizer(
     warmup = settings.warmup(total_steps)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: warmup_linear_decay(step, warmup, total_steps))
     return optimizer, schedule
+
+
+def lightning_optimizers(module: LightningModule, settings: OptimizerSettings) -> dict[str, object]:
+    """`configure_optimizers`' answer for `module`: `build_optimizer` over the trainer's estimated optimizer steps,
+    with the schedule stepped every optimizer step."""
+    optimizer, schedule = build_optimizer(module, settings, int(module.trainer.estimated_stepping_batches))
+    return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
