@@ -20,6 +20,7 @@ def test_world_and_features_stages(tmp_path, capsys):
     for split in ("train", "val", "test"):
         images += json.loads((run_dir / "world/annotations" / f"instances_{split}.json").read_text())["images"]
     store = RegionStore(run_dir / "features" / "regions.h5")
+    assert store.feature_dim == 128  # the demo config's resnet18 layer2
     assert sorted(store.image_ids) == sorted(str(image["id"]) for image in images)
     # Every annotated object is a region, plus the whole-image region of the demo config.
     annotations = sum(

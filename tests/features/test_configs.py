@@ -8,7 +8,6 @@ import pytest
 
 from features.config import ConfigError, load_config, missing_keys, unknown_keys
 from features.decode import Decoder
-from vlp.store import RegionStore
 
 CONFIGS = sorted((Path(__file__).resolve().parents[2] / "configs" / "features").glob("*.yaml"))
 PLACEHOLDERS = {"input": "in.json", "output": "out.h5", "image_root": "images"}
@@ -65,14 +64,3 @@ def test_every_problem_is_reported_at_once():
         load_config(path, ["run.batch_size=many"], PLACEHOLDERS)
     with pytest.raises(ConfigError, match="cannot be imported"):
         load_config(path, ["backend.class_path=features.backends.nowhere.Backend"], PLACEHOLDERS)
-
-
-def test_the_demo_stage_extracts_every_split(world, tmp_path):
-    from features.demo import extract_demo_world_features
-
-    overrides = ["backend.init_args.min_size=64", "backend.init_args.max_size=64", "run.num_workers=0"]
-    out = extract_demo_world_features(world, out_path=tmp_path / "demo.h5", overrides=overrides, verbose=False)
-    with RegionStore(out) as store:
-        assert len(store) == sum(world.num_images.values())
-        assert store.feature_dim == 128  # resnet18 layer2
-        assert sum(store.num_regions(i) for i in store.image_ids) == sum(world.num_objects.values()) + len(store)
