@@ -11,7 +11,7 @@ from vlp.model.attention import KVCache, attention_mask
 from vlp.model.config import VLConfig
 from vlp.model.embeddings import OscarRegionEmbeddings, TextEmbeddings, UniterRegionEmbeddings
 from vlp.model.encoder import Encoder
-from vlp.model.init import init_weights
+from vlp.model.init import init_weights, mimetic_init
 from vlp.model.packing import TokenLayout
 
 
@@ -49,6 +49,10 @@ class VLModel(nn.Module):
         self.encoder = Encoder(config)
         self.pooler = nn.Linear(config.hidden_size, config.hidden_size)
         init_weights(self, config.initializer_range)
+        if config.attention_init == "mimetic":
+            for layer in self.encoder.layers:
+                attention = layer.attention
+                mimetic_init(attention.query, attention.key, attention.value, attention.out)
 
     @property
     def word_embedding_weight(self) -> torch.Tensor:

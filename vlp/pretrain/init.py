@@ -16,7 +16,7 @@ from vlp.model import VLConfig, VLModel
 InitFormat = Literal["vlp", "hf-bert", "oscar"]
 
 # Fields that describe training, not the architecture: a checkpoint may differ from the run's config in these.
-TRAINING_FIELDS = ("hidden_dropout", "attention_dropout", "initializer_range")
+TRAINING_FIELDS = ("hidden_dropout", "attention_dropout", "initializer_range", "attention_init")
 
 
 def read_checkpoint(path: str | Path, format: InitFormat, config: VLConfig) -> Converted:
