@@ -50,6 +50,8 @@ class VQADataModule(LightningDataModule):
         max_tokens: the text budget, `[CLS] question [SEP] tags [SEP]` included (Oscar's VQA: 128).
         max_regions: the region budget per image (Oscar: 50).
         tags: put each image's region tags after the question (Oscar); False for models without tags (UNITER).
+        tag_attributes: lead each tag with its region's attribute names ("green small star"), for stores extracted
+            with an attribute head; every store must hold attributes.
         geometry: box geometry style; must match the model's `region_style`.
         shuffle_region_features: the control run: every image shows the regions and tags of another image of its
             split, by a fixed permutation (`finetune.vqa.dataset.image_permutation`), in training and evaluation.
@@ -74,6 +76,7 @@ class VQADataModule(LightningDataModule):
         max_tokens: int = 128,
         max_regions: int = 50,
         tags: bool = True,
+        tag_attributes: bool = False,
         geometry: GeometryStyle = "oscar",
         shuffle_region_features: bool = False,
         shuffle_seed: int = 0,
@@ -89,6 +92,7 @@ class VQADataModule(LightningDataModule):
         self.vocab, self.answers = vocab, answers
         self.min_answer_count, self.scoring = min_answer_count, scoring
         self.max_tokens, self.max_regions, self.tags, self.geometry = max_tokens, max_regions, tags, geometry
+        self.tag_attributes = tag_attributes
         self.shuffle_seed = shuffle_seed if shuffle_region_features else None
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size or batch_size
         self.num_workers, self.pin_memory = num_workers, pin_memory
@@ -120,7 +124,15 @@ class VQADataModule(LightningDataModule):
         rank_zero_info(f"answer vocabulary: {len(vocabulary)} answers given >= {self.min_answer_count} times -> {path}")
 
     def _dataset(self, sources: Sequence[VQASource]) -> VQADataset:
-        return VQADataset(sources, self.vocabulary, self.scoring, self.max_regions, self.geometry, self.shuffle_seed)
+        return VQADataset(
+            sources,
+            self.vocabulary,
+            self.scoring,
+            self.max_regions,
+            self.geometry,
+            self.shuffle_seed,
+            self.tag_attributes,
+        )
 
     def setup(self, stage: str | None = None) -> None:
         if self.tokenizer is None:

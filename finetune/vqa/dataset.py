@@ -17,6 +17,7 @@ from torch.utils.data import Dataset
 
 from finetune.vqa.answers import AnswerVocabulary, SoftTarget, TargetScoring
 from finetune.vqa.data import VQAExample, VQAFiles, read_examples, with_targets
+from vlp.data.tags import tag_words
 from vlp.store import RegionStore
 from vlp.store.geometry import GeometryStyle
 
@@ -103,9 +104,12 @@ class VQADataset(Dataset[VQAItem]):
         geometry: the box geometry style the model expects.
         shuffle_seed: when set, each image shows the regions and tags of another image of its store (see
             `image_permutation`), a control for how much the answers depend on the image.
+        tag_attributes: lead each tag with its region's attribute names ("green small star"); every store must hold
+            attributes.
 
     Raises:
         KeyError: naming up to five image ids that a source's store lacks.
+        ValueError: `tag_attributes` is set and a store holds no attributes.
     """
 
     def __init__(
@@ -116,10 +120,11 @@ class VQADataset(Dataset[VQAItem]):
         max_regions: int = 50,
         geometry: GeometryStyle = "oscar",
         shuffle_seed: int | None = None,
+        tag_attributes: bool = False,
     ) -> None:
         if not sources:
             raise ValueError("give at least one VQA source")
-        self.max_regions, self.geometry = max_regions, geometry
+        self.max_regions, self.geometry, self.tag_attributes = max_regions, geometry, tag_attributes
         self._stores: dict[str, RegionStore] = {}
         self._examples: list[VQAExample] = []
         self._store_of_example: list[str] = []
@@ -131,6 +136,8 @@ class VQADataset(Dataset[VQAItem]):
             absent = sorted({example.image_id for example in examples if example.image_id not in store})
             if absent:
                 raise KeyError(f"{source.questions}: {len(absent)} image ids are not in {source.store}: {absent[:5]}")
+            if tag_attributes and not store.has_attributes:
+                raise ValueError(f"tag_attributes is set but {source.store} holds no region attributes")
             self._examples += examples
             self._store_of_example += [source.store] * len(examples)
         # The image whose regions each image shows: itself, or its image under the control's permutation (per store,
@@ -170,7 +177,10 @@ class VQADataset(Dataset[VQAItem]):
             index=index,
             question_id=example.question_id,
             words=example.question.split(),
-            tags=[word for name in entry.label_names[keep] for word in name.split()],
+            tags=tag_words(
+                entry.label_names[keep],
+                entry.attribute_names[keep] if self.tag_attributes else None,
+            ),
             features=np.asarray(entry.features[keep], dtype=np.float32),
             geometry=store.geometry(entry, self.geometry)[keep],
             labels=np.asarray(entry.labels[keep], dtype=np.int64),

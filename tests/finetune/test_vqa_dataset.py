@@ -8,7 +8,7 @@ import pytest
 from finetune.vqa import VQADataset, VQASource, image_permutation
 from finetune.vqa.data import read_examples, with_targets
 from tests.finetune.vqa_setup import VQAData
-from vlp.store import RegionStore
+from vlp.store import RegionStore, RegionStoreWriter
 from vlp.world import WorldFiles
 
 
@@ -75,3 +75,30 @@ def test_image_missing_from_the_store_is_named(vqa_data: VQAData, vqa_world: Wor
     )
     with pytest.raises(KeyError, match="image ids are not in"):
         VQADataset([other_world], vqa_data.vocabulary)
+
+
+def test_attribute_tags_lead_each_region_name_with_its_attributes(vqa_data: VQAData) -> None:
+    source = vqa_data.source("train")
+    dataset = VQADataset([source], vqa_data.vocabulary, max_regions=3, tag_attributes=True)
+    store = RegionStore(source.store)
+    assert store.has_attributes
+    for index in (0, 7, len(dataset) - 1):
+        entry = store[dataset.example(index).image_id]
+        expected = []
+        for name, attributes in zip(entry.label_names[:3], entry.attribute_names[:3], strict=True):
+            expected += [*attributes, *name.split()]
+        assert any(entry.attribute_names[:3])  # the world's regions have attributes: the check is not vacuous
+        assert dataset[index].tags == expected
+
+
+def test_attribute_tags_need_a_store_with_attributes(vqa_data: VQAData, tmp_path) -> None:
+    bare = tmp_path / "bare.h5"
+    original = RegionStore(vqa_data.source("train").store)
+    with RegionStoreWriter(bare, original.feature_dim, provenance={"backend": "test"}) as writer:
+        for image_id in original:
+            entry = original[image_id]
+            writer.add(image_id, entry.image_size, entry.features, entry.boxes, entry.scores, entry.label_names)
+    source = vqa_data.source("train")
+    without = VQASource(source.questions, str(bare), source.annotations)
+    with pytest.raises(ValueError, match=f"tag_attributes is set but {bare} holds no region attributes"):
+        VQADataset([without], vqa_data.vocabulary, tag_attributes=True)

@@ -169,6 +169,11 @@ class RegionStore:
     def provenances(self) -> list[dict[str, Any]]:
         return [shard.provenance for shard in self._shards]
 
+    @property
+    def has_attributes(self) -> bool:
+        """Whether every shard holds region attributes (otherwise entries of some images have none)."""
+        return all(shard.has_attributes for shard in self._shards)
+
     def num_regions(self, image_id: str | int) -> int:
         _, _, start, end = self._span(image_id)
         return end - start
