@@ -61,3 +61,18 @@ def test_dataset_items_and_missing_images(demo_data, tmp_path):
     path.write_text('{"image_id": "nope", "caption": "a red star"}\n')
     with pytest.raises(KeyError, match="nope"):
         PretrainDataset([CaptionJsonlCorpus(path, demo_data.store)])
+
+
+def test_attribute_tags_in_items_in_polluting_text_and_in_the_vocabulary_texts(demo_data):
+    corpus = CocoCaptionsCorpus(demo_data.world.captions["train"], demo_data.store)
+    plain = PretrainDataset([corpus], max_regions=3)
+    with_attributes = PretrainDataset([corpus], max_regions=3, tag_attributes=True)
+    for index in (0, 5, len(plain) - 1):
+        item = with_attributes[index]
+        expected = [word for name, attrs in zip(item.tags, item.attributes, strict=True) for word in (*attrs, name)]
+        assert any(item.attributes) and item.tag_words == expected
+        assert plain[index].tag_words == item.tags  # the world's names are one word each
+        assert with_attributes.second_words(index) == expected
+        assert plain.second_words(index) == item.tags
+    texts = set(with_attributes.texts())
+    assert {"green", "small"} <= texts and not {"green", "small"} & set(plain.region_label_names)

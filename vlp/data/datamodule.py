@@ -42,6 +42,8 @@ class PretrainDataModule(LightningDataModule):
         max_regions: the region budget per image (Oscar: 50).
         tags: put each image's region tags after its caption as text b (Oscar, Oscar+); False for models without
             tags (UNITER, ROSITA).
+        tag_attributes: lead each tag with its region's attribute names ("green small star"), for stores extracted
+            with an attribute head; every store must hold attributes.
         geometry: box geometry style; must match the model's `region_style`.
         batch_size: examples per batch and process.
         num_workers: DataLoader worker processes per process.
@@ -60,6 +62,7 @@ class PretrainDataModule(LightningDataModule):
         max_tokens: int = 35,
         max_regions: int = 50,
         tags: bool = True,
+        tag_attributes: bool = False,
         geometry: GeometryStyle = "oscar",
         batch_size: int = 32,
         num_workers: int = 2,
@@ -74,6 +77,7 @@ class PretrainDataModule(LightningDataModule):
         self.vocab, self.vocab_size = vocab, vocab_size
         self.corruption = corruption or Corruption()
         self.max_tokens, self.max_regions, self.tags, self.geometry = max_tokens, max_regions, tags, geometry
+        self.tag_attributes = tag_attributes
         self.batch_size, self.num_workers = batch_size, num_workers
         self.bucket, self.group_batches, self.pin_memory = bucket, group_batches, pin_memory
         self.tokenizer: WordPieceTokenizer | None = None
@@ -89,16 +93,16 @@ class PretrainDataModule(LightningDataModule):
         """Trains the vocabulary when asked to and it does not exist yet (once, on the first process of a node)."""
         if self.vocab_size is None or self.vocab_path.is_file():
             return
-        dataset = PretrainDataset(self.train_corpora, self.max_regions, self.geometry)
+        dataset = PretrainDataset(self.train_corpora, self.max_regions, self.geometry, self.tag_attributes)
         train_vocabulary(dataset.texts(), self.vocab_path, self.vocab_size)
 
     def setup(self, stage: str | None = None) -> None:
         if self.tokenizer is None:
             self.tokenizer = WordPieceTokenizer(self.vocab_path)
         if stage in (None, "fit") and self.train_set is None:
-            self.train_set = PretrainDataset(self.train_corpora, self.max_regions, self.geometry)
+            self.train_set = PretrainDataset(self.train_corpora, self.max_regions, self.geometry, self.tag_attributes)
         if stage in (None, "fit", "validate") and self.val_corpora and self.val_set is None:
-            self.val_set = PretrainDataset(self.val_corpora, self.max_regions, self.geometry)
+            self.val_set = PretrainDataset(self.val_corpora, self.max_regions, self.geometry, self.tag_attributes)
 
     @property
     def region_label_names(self) -> list[str]:

@@ -10,6 +10,7 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from vlp.data.corpora import Corpus, TextExample
+from vlp.data.tags import tag_words
 from vlp.store import RegionStore
 from vlp.store.geometry import GeometryStyle
 from vlp.world import tokenize_caption
@@ -25,6 +26,8 @@ class PretrainItem:
         words: the text's words (the gold graph's tokens when it has one, so that its spans index into them).
         words_b: the words of the corpus's second text (an answer), or None when the tags take its place.
         tags: [K] the detector label of each kept region (may be several words, e.g. "stop sign").
+        tag_words: the tags as one word sequence, the text that Oscar puts after the caption (led by each region's
+            attributes when the dataset's `tag_attributes` is set).
         features: [K, D] float32 region features, K <= the region budget.
         geometry: [K, G] float32 box geometry (6-d oscar, 7-d uniter).
         boxes: [K, 4] float32 pixel boxes x1, y1, x2, y2.
@@ -38,17 +41,13 @@ class PretrainItem:
     words: list[str]
     words_b: list[str] | None
     tags: list[str]
+    tag_words: list[str]
     features: np.ndarray
     geometry: np.ndarray
     boxes: np.ndarray
     labels: np.ndarray
     attributes: list[list[str]] | None
     graph: dict[str, Any] | None
-
-    @property
-    def tag_words(self) -> list[str]:
-        """The tags as one word sequence, the text that Oscar puts after the caption."""
-        return [word for tag in self.tags for word in tag.split()]
 
 
 def example_words(example: TextExample) -> list[str]:
@@ -66,15 +65,24 @@ class PretrainDataset(Dataset[PretrainItem]):
         corpora: the sources, read once here.
         max_regions: the region budget per image (Oscar: 50), the first regions of the store's order.
         geometry: the box geometry style the model expects.
+        tag_attributes: lead each region's tag with its attribute names ("green small star"); every store must hold
+            attributes.
 
     Raises:
         KeyError: naming up to five image ids of a corpus that its store lacks.
+        ValueError: `tag_attributes` is set and a store holds no attributes.
     """
 
-    def __init__(self, corpora: Sequence[Corpus], max_regions: int = 50, geometry: GeometryStyle = "oscar") -> None:
+    def __init__(
+        self,
+        corpora: Sequence[Corpus],
+        max_regions: int = 50,
+        geometry: GeometryStyle = "oscar",
+        tag_attributes: bool = False,
+    ) -> None:
         if not corpora:
             raise ValueError("give at least one corpus")
-        self.max_regions, self.geometry = max_regions, geometry
+        self.max_regions, self.geometry, self.tag_attributes = max_regions, geometry, tag_attributes
         store_index: dict[str, int] = {}
         label_index: dict[str, int] = {}
         self._examples: list[TextExample] = []
@@ -85,6 +93,8 @@ class PretrainDataset(Dataset[PretrainItem]):
             if corpus.store not in store_index:
                 store_index[corpus.store] = len(self._stores)
                 self._stores.append(RegionStore(corpus.store))
+                if tag_attributes and not self._stores[-1].has_attributes:
+                    raise ValueError(f"tag_attributes is set but {corpus.store} holds no region attributes")
                 names = self._stores[-1].label_names
                 for name in names:
                     label_index.setdefault(name, len(label_index))
@@ -109,12 +119,16 @@ class PretrainDataset(Dataset[PretrainItem]):
         return self._examples[index].image_id
 
     def texts(self) -> Iterator[str]:
-        """Every text, second text and region label name, to learn a vocabulary from."""
+        """Every text, second text and region label name (and attribute name with `tag_attributes`), to learn a
+        vocabulary from."""
         for example in self._examples:
             yield example.text
             if example.text_b is not None:
                 yield example.text_b
         yield from self.region_label_names
+        if self.tag_attributes:
+            for store in self._stores:
+                yield from store.attribute_names
 
     def lengths(self) -> np.ndarray:
         """[N] rough sequence lengths (text words, second-text words or regions, and regions), for length bucketing.
@@ -133,8 +147,11 @@ class PretrainDataset(Dataset[PretrainItem]):
         example = self._examples[index]
         if example.text_b is not None:
             return tokenize_caption(example.text_b)
-        names = self._stores[self._store_of_example[index]].label_names_of(example.image_id)
-        return [word for name in names[: self.max_regions] for word in name.split()]
+        store = self._stores[self._store_of_example[index]]
+        if not self.tag_attributes:
+            return tag_words(store.label_names_of(example.image_id)[: self.max_regions])
+        entry = store[example.image_id]
+        return tag_words(entry.label_names[: self.max_regions], entry.attribute_names[: self.max_regions])
 
     def __getitem__(self, index: int) -> PretrainItem:
         example = self._examples[index]
@@ -142,16 +159,18 @@ class PretrainDataset(Dataset[PretrainItem]):
         store = self._stores[store_index]
         entry = store[example.image_id]
         keep = slice(0, self.max_regions)
+        attributes = None if entry.attribute_names is None else entry.attribute_names[keep]
         return PretrainItem(
             index=index,
             image_id=example.image_id,
             words=example_words(example),
             words_b=tokenize_caption(example.text_b) if example.text_b is not None else None,
             tags=list(entry.label_names[keep]),
+            tag_words=tag_words(entry.label_names[keep], attributes if self.tag_attributes else None),
             features=np.asarray(entry.features[keep], dtype=np.float32),
             geometry=store.geometry(entry, self.geometry)[keep],
             boxes=np.asarray(entry.boxes[keep], dtype=np.float32),
             labels=self._label_maps[store_index][entry.labels[keep]],
-            attributes=None if entry.attribute_names is None else entry.attribute_names[keep],
+            attributes=attributes,
             graph=example.graph,
         )
