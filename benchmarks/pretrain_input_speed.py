@@ -22,7 +22,6 @@ about 4.5x to spare.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import statistics
 import time
@@ -31,12 +30,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from demo_training import build_batches, build_demo, demo_optimizer, train_step_ms
 
-from vlp.cli.demo import CONFIGS, DemoRun
-from vlp.cli.main import lightning_cli
-from vlp.pretrain import PretrainModule
-from vlp.pretrain.compute import compute_objectives
-from vlp.pretrain.optim import build_optimizer
+from vlp.cli.demo import CONFIGS
 from vlp.store import RegionStore
 from vlp.store import schema as S
 from vlp.store.reading import open_h5
@@ -81,27 +77,11 @@ def store_reads(store_path: Path, reads: int) -> None:
 
 def batch_against_step(run_dir: Path, batches: int) -> None:
     """Builds the data and model of `configs/pretrain/demo_oscar.yaml` on `run_dir`, as `vlp fit` would."""
-    os.environ.update(DemoRun(run_dir, num_images=0, seed=0).environment())
-    cli = lightning_cli(["--config", str(DEMO_CONFIG), "--data.init_args.num_workers=0"], run=False)
-    module, data = cli.model, cli.datamodule
-    assert isinstance(module, PretrainModule)
-    data.prepare_data()
-    data.setup("fit")
-    loader = iter(data.train_dataloader())
-    started = time.perf_counter()
-    built = [next(loader) for _ in range(batches)]
-    build_ms = (time.perf_counter() - started) * 1000 / batches
-    optimizer, _ = build_optimizer(module, module.optimizer_settings, total_steps=batches)
-    weights = module.objectives.active
-    step_times = []
-    for batch in built:
-        started = time.perf_counter()
-        outputs = compute_objectives(module.model, module.heads, batch, list(weights), module.mixing == "all")
-        loss = sum((weights[name] * output.loss for name, output in outputs.items()), torch.zeros(()))
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        step_times.append((time.perf_counter() - started) * 1000)
+    module, data = build_demo(DEMO_CONFIG, run_dir)
+    built, build_ms = build_batches(data, batches)
+    optimizer = demo_optimizer(module, batches)
+    objectives = list(module.objectives.active)
+    step_times = [train_step_ms(module, optimizer, batch, objectives) for batch in built]
     step_ms = float(np.median(step_times[1:]))
     print(f"batch: {build_ms:.1f} ms to build vs {step_ms:.1f} ms for the model's step ({step_ms / build_ms:.1f}x)")
 
