@@ -45,3 +45,25 @@ def test_trained_vocabulary_is_small_and_covers_the_corpus(tmp_path):
     assert tokenizer.vocab_size <= 120
     pair = tokenizer.encode_pair(["a", "red", "hexagon"], ["star"], 16)
     assert tokenizer.unk_id not in pair.input_ids
+
+
+def test_trained_vocabulary_covers_the_vocab_corpora_too(demo_data, tmp_path):
+    from vlp.data import CocoCaptionsCorpus, PretrainDataModule, VqaCorpus
+    from vlp.data.tokenizer import vocab_file
+
+    world = demo_data.world
+    captions = [CocoCaptionsCorpus(world.captions["train"], demo_data.store)]
+    questions = VqaCorpus(world.vqa_questions["train"], world.vqa_annotations["train"], demo_data.store)
+    split = {}
+    for name, extra in (("captions", ()), ("questions", [questions])):
+        vocab = str(tmp_path / name / "vocab.txt")
+        data = PretrainDataModule(captions, vocab=vocab, vocab_size=320, vocab_corpora=extra)
+        data.prepare_data()
+        pieces = vocab_file(vocab).read_text().split("\n")
+        tokenizer = WordPieceTokenizer(data.vocab_path)
+        encoded = tokenizer.encode_pair(["what", "color", "is", "the", "star", "?"], None, 16).input_ids
+        split[name] = sum(piece.startswith("##") for piece in map(tokenizer._tokenizer.id_to_token, encoded))
+        split[name] += encoded.count(tokenizer.unk_id)
+        assert "star" in pieces
+    # Captions never ask: their vocabulary spells "what" and "color" in pieces; with the questions, every word is one.
+    assert split["captions"] > 0 and split["questions"] == 0

@@ -13,6 +13,7 @@ data:
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -37,6 +38,8 @@ class PretrainDataModule(LightningDataModule):
         vocab: a BERT `vocab.txt`, or a folder holding one (a BERT checkpoint's).
         vocab_size: when set and `vocab` does not exist, `prepare_data` trains a word-piece vocabulary of at most this
             many pieces on the training texts and tags and writes it there (the demo's self-contained vocabulary).
+        vocab_corpora: more corpora whose texts that trained vocabulary must cover, e.g. the questions of a later
+            finetuning, which captions alone leave split into letters ("w ##h ##a ##t"); not trained on.
         corruption: what the collate corrupts for the objectives (masking, pollution, matching, region masking).
         max_tokens: the text budget, `[CLS] text [SEP] text b [SEP]` included (Oscar: 35).
         max_regions: the region budget per image (Oscar: 50).
@@ -58,6 +61,7 @@ class PretrainDataModule(LightningDataModule):
         val: Sequence[Corpus] = (),
         vocab: str = "vocab.txt",
         vocab_size: int | None = None,
+        vocab_corpora: Sequence[Corpus] = (),
         corruption: Corruption | None = None,
         max_tokens: int = 35,
         max_regions: int = 50,
@@ -74,7 +78,7 @@ class PretrainDataModule(LightningDataModule):
         if corruption is not None and corruption.contrastive_classes and not tags:
             raise ValueError("Oscar's contrastive pollution replaces the tags: keep tags on to use it")
         self.train_corpora, self.val_corpora = list(train), list(val)
-        self.vocab, self.vocab_size = vocab, vocab_size
+        self.vocab, self.vocab_size, self.vocab_corpora = vocab, vocab_size, list(vocab_corpora)
         self.corruption = corruption or Corruption()
         self.max_tokens, self.max_regions, self.tags, self.geometry = max_tokens, max_regions, tags, geometry
         self.tag_attributes = tag_attributes
@@ -93,8 +97,12 @@ class PretrainDataModule(LightningDataModule):
         """Trains the vocabulary when asked to and it does not exist yet (once, on the first process of a node)."""
         if self.vocab_size is None or self.vocab_path.is_file():
             return
-        dataset = PretrainDataset(self.train_corpora, self.max_regions, self.geometry, self.tag_attributes)
-        train_vocabulary(dataset.texts(), self.vocab_path, self.vocab_size)
+        datasets = [
+            PretrainDataset(corpora, self.max_regions, self.geometry, self.tag_attributes)
+            for corpora in (self.train_corpora, self.vocab_corpora)
+            if corpora
+        ]
+        train_vocabulary(itertools.chain.from_iterable(d.texts() for d in datasets), self.vocab_path, self.vocab_size)
 
     def setup(self, stage: str | None = None) -> None:
         if self.tokenizer is None:
