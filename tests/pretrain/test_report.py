@@ -31,10 +31,11 @@ class _Counting(LightningModule):
         return torch.optim.SGD(self.parameters(), lr=0.1)
 
 
-def test_each_line_holds_its_own_epoch(caplog, tmp_path):
+def fit_and_read_log(module: LightningModule, epochs: int, caplog, tmp_path) -> list[str]:
+    """Fits `module` with a `MetricsReport` on STEPS one-example batches per epoch; returns the logged lines."""
     data = DataLoader(TensorDataset(torch.ones(STEPS, 1)), batch_size=1)
     trainer = Trainer(
-        max_epochs=2,
+        max_epochs=epochs,
         accelerator="cpu",
         logger=False,
         enable_checkpointing=False,
@@ -45,28 +46,18 @@ def test_each_line_holds_its_own_epoch(caplog, tmp_path):
         default_root_dir=tmp_path,
     )
     with caplog.at_level(logging.INFO):
-        trainer.fit(_Counting(), data, data)
-    lines = [record.getMessage() for record in caplog.records if record.getMessage().startswith("epoch ")]
+        trainer.fit(module, data, data)
+    return [record.getMessage() for record in caplog.records]
+
+
+def test_each_line_holds_its_own_epoch(caplog, tmp_path):
+    lines = [line for line in fit_and_read_log(_Counting(), 2, caplog, tmp_path) if line.startswith("epoch ")]
     # Means of steps 0..3 and 4..7; before the fix the second line repeated the first epoch's training mean.
     assert lines == ["epoch 0 step 4: train/x 1.500 | val/y 0.000", "epoch 1 step 8: train/x 5.500 | val/y 10.000"]
 
 
 def test_fit_end_tells_how_each_validation_metric_moved(caplog, tmp_path):
-    data = DataLoader(TensorDataset(torch.ones(STEPS, 1)), batch_size=1)
-    trainer = Trainer(
-        max_epochs=3,
-        accelerator="cpu",
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
-        callbacks=[MetricsReport()],
-        default_root_dir=tmp_path,
-    )
-    with caplog.at_level(logging.INFO):
-        trainer.fit(_Trending(), data, data)
-    lines = [record.getMessage() for record in caplog.records if record.getMessage().startswith("first -> last")]
+    lines = [line for line in fit_and_read_log(_Trending(), 3, caplog, tmp_path) if line.startswith("first -> last")]
     assert lines == [
         "first -> last epoch: val/a_acc 0.500 -> 0.300 NOT rising, val/a_loss 2.000 -> 1.000 falling, "
         "val/b_acc 0.100 -> 0.300 rising, val/b_loss 1.000 -> 1.000 NOT falling"
