@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from finetune.vqa import VQADataModule, VQAModule
 from finetune.vqa.demo import VQADemoResult, run_vqa_demo
@@ -26,15 +27,14 @@ from vlp.data.tokenizer import train_vocabulary
 from vlp.model import VLConfig
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "finetune"
-# configs/pretrain/demo_oscar.yaml's architecture, which configs/finetune/demo_vqa.yaml repeats.
-DEMO_ARCHITECTURE = {
-    "vocab_size": 256,
-    "hidden_size": 128,
-    "num_layers": 3,
-    "num_heads": 4,
-    "intermediate_size": 256,
-    "max_position_embeddings": 64,
-}
+
+
+def demo_architecture() -> dict[str, int]:
+    """The sizes of configs/pretrain/demo_oscar.yaml's model, which configs/finetune/demo_vqa.yaml repeats."""
+    pretrain = yaml.safe_load((CONFIGS.parent / "pretrain" / "demo_oscar.yaml").read_text())
+    model = pretrain["model"]["init_args"]["config"]
+    sizes = ("hidden_size", "num_layers", "num_heads", "intermediate_size", "max_position_embeddings")
+    return {"vocab_size": pretrain["data"]["init_args"]["vocab_size"], **{name: model[name] for name in sizes}}
 
 
 def test_every_yaml_is_tested() -> None:
@@ -59,8 +59,8 @@ def data_tree(demo_data: DemoData, tmp_path_factory: pytest.TempPathFactory) -> 
     demo = root / "demo"
     link(world.root, demo / "world")
     texts = [q["question"] for q in json.loads(world.vqa_questions["train"].read_text())["questions"]]
-    vocab = train_vocabulary(texts, demo / "pretrain/oscar/vocab.txt", vocab_size=256)
-    config = VLConfig(**DEMO_ARCHITECTURE, region_feature_dim=FEATURE_DIM)  # type: ignore[arg-type]
+    vocab = train_vocabulary(texts, demo / "pretrain/oscar/vocab.txt", vocab_size=demo_architecture()["vocab_size"])
+    config = VLConfig(**demo_architecture(), region_feature_dim=FEATURE_DIM)  # type: ignore[arg-type]
     write_folder(VLBundle.create(config), demo / "pretrain/oscar/pretrained", tokenizer_from=vocab)
     return {
         "VLP_DATA": str(root / "data"),
@@ -156,4 +156,3 @@ def test_demo_report_and_verdict() -> None:
         .report()
         .endswith("margin +20.00 points: margin below 25 points")
     )
-
