@@ -26,8 +26,8 @@ def init_weights(module: nn.Module, std: float) -> None:
             nn.init.zeros_(child.bias)
 
 
-# Trockman & Kolter (2023), "Mimetic Initialization of Self-Attention Layers": W_Q W_K^T ~ 0.7 Z + 0.7 I and
-# W_V W_O ~ 0.4 Z - 0.4 I with Z ~ N(0, 1/H) entries, the structure that pretrained attention layers show.
+# Trockman & Kolter (2023), "Mimetic Initialization of Self-Attention Layers": query-key product ~ 0.7 Z + 0.7 I and
+# value-output product ~ 0.4 Z - 0.4 I with Z ~ N(0, 1/H) entries, the structure that pretrained attention layers show.
 MIMETIC_QUERY_KEY = (0.7, 0.7)
 MIMETIC_VALUE_OUTPUT = (0.4, -0.4)
 
@@ -44,10 +44,10 @@ def _factor_pair(hidden: int, noise: float, identity: float) -> tuple[torch.Tens
 def mimetic_init(query: nn.Linear, key: nn.Linear, value: nn.Linear, out: nn.Linear) -> None:
     """Initialises one attention layer's projections mimetically (weights only; biases stay as they are).
 
-    With Linear weights W ([out, in], y = x W^T), the layer's scores are x W_Q^T W_K x'^T per head summed over heads,
-    so W_Q^T W_K ~ I makes every token attend to tokens like itself from the first step. That is what matching a
-    caption word to its object tag needs, and what a randomly initialised BERT otherwise takes thousands of steps to
-    find (it sits at chance on a polluted-tag contrastive task meanwhile).
+    With Linear weights W ([out, in], y = x W^T), head h scores x W_Qh^T W_Kh x'^T, and these [H, H] products sum
+    over the heads to W_Q^T W_K. Making that sum ~ I makes every token attend to tokens like itself from the first
+    step. That is what matching a caption word to its object tag needs, and what a randomly initialised BERT otherwise
+    takes thousands of steps to find (it sits at chance on a polluted-tag contrastive task meanwhile).
     """
     hidden = query.weight.shape[1]
     q, k = _factor_pair(hidden, *MIMETIC_QUERY_KEY)
