@@ -17,7 +17,7 @@ from torch.utils.data import Dataset
 
 from finetune.vqa.answers import AnswerVocabulary, SoftTarget, TargetScoring
 from finetune.vqa.data import VQAExample, VQAFiles, read_examples, with_targets
-from vlp.data.tags import tag_words
+from vlp.data.tags import entry_tag_words, require_attributes
 from vlp.store import RegionStore
 from vlp.store.geometry import GeometryStyle
 
@@ -136,8 +136,8 @@ class VQADataset(Dataset[VQAItem]):
             absent = sorted({example.image_id for example in examples if example.image_id not in store})
             if absent:
                 raise KeyError(f"{source.questions}: {len(absent)} image ids are not in {source.store}: {absent[:5]}")
-            if tag_attributes and not store.has_attributes:
-                raise ValueError(f"tag_attributes is set but {source.store} holds no region attributes")
+            if tag_attributes:
+                require_attributes(store, source.store)
             self._examples += examples
             self._store_of_example += [source.store] * len(examples)
         # The image whose regions each image shows: itself, or its image under the control's permutation (per store,
@@ -177,10 +177,7 @@ class VQADataset(Dataset[VQAItem]):
             index=index,
             question_id=example.question_id,
             words=example.question.split(),
-            tags=tag_words(
-                entry.label_names[keep],
-                entry.attribute_names[keep] if self.tag_attributes else None,
-            ),
+            tags=entry_tag_words(entry, self.max_regions, self.tag_attributes),
             features=np.asarray(entry.features[keep], dtype=np.float32),
             geometry=store.geometry(entry, self.geometry)[keep],
             labels=np.asarray(entry.labels[keep], dtype=np.int64),

@@ -10,7 +10,7 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from vlp.data.corpora import Corpus, TextExample
-from vlp.data.tags import tag_words
+from vlp.data.tags import entry_tag_words, require_attributes, tag_words
 from vlp.store import RegionStore
 from vlp.store.geometry import GeometryStyle
 from vlp.world import tokenize_caption
@@ -93,8 +93,8 @@ class PretrainDataset(Dataset[PretrainItem]):
             if corpus.store not in store_index:
                 store_index[corpus.store] = len(self._stores)
                 self._stores.append(RegionStore(corpus.store))
-                if tag_attributes and not self._stores[-1].has_attributes:
-                    raise ValueError(f"tag_attributes is set but {corpus.store} holds no region attributes")
+                if tag_attributes:
+                    require_attributes(self._stores[-1], corpus.store)
                 names = self._stores[-1].label_names
                 for name in names:
                     label_index.setdefault(name, len(label_index))
@@ -150,8 +150,7 @@ class PretrainDataset(Dataset[PretrainItem]):
         store = self._stores[self._store_of_example[index]]
         if not self.tag_attributes:
             return tag_words(store.label_names_of(example.image_id)[: self.max_regions])
-        entry = store[example.image_id]
-        return tag_words(entry.label_names[: self.max_regions], entry.attribute_names[: self.max_regions])
+        return entry_tag_words(store[example.image_id], self.max_regions, attributes=True)
 
     def __getitem__(self, index: int) -> PretrainItem:
         example = self._examples[index]
@@ -166,7 +165,7 @@ class PretrainDataset(Dataset[PretrainItem]):
             words=example_words(example),
             words_b=tokenize_caption(example.text_b) if example.text_b is not None else None,
             tags=list(entry.label_names[keep]),
-            tag_words=tag_words(entry.label_names[keep], attributes if self.tag_attributes else None),
+            tag_words=entry_tag_words(entry, self.max_regions, self.tag_attributes),
             features=np.asarray(entry.features[keep], dtype=np.float32),
             geometry=store.geometry(entry, self.geometry)[keep],
             boxes=np.asarray(entry.boxes[keep], dtype=np.float32),

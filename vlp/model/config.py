@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from vlp.model.activations import ACTIVATIONS
 from vlp.store.geometry import GEOMETRY_DIMS  # the geometry width per region style, as the region store derives it
 
 RegionStyle = Literal["oscar", "uniter"]
 AttentionInit = Literal["bert", "mimetic"]
-ATTENTION_INITS = ("bert", "mimetic")
+ATTENTION_INITS: tuple[str, ...] = get_args(AttentionInit)
 
 
 @dataclass(frozen=True)

@@ -70,6 +70,12 @@ class _Shard:
     has_attributes: bool
 
 
+def _unreadable(shard: _Shard, image_id: str, what: str, error: OSError) -> RegionStoreError:
+    """The error for an image whose `what` (regions, labels) cannot be read from `shard`."""
+    message = f"{shard.path}: image {image_id!r}: cannot read its {what} (truncated or corrupt file?): {error}"
+    return RegionStoreError(message)
+
+
 class RegionStore:
     """One or several region-store shard files read as one store.
 
@@ -212,8 +218,7 @@ class RegionStore:
                 attributes, attribute_scores = self._read_attributes(columns, shard, start, end)
                 attribute_names = [[self.attribute_names[a] for a in row_ids if a >= 0] for row_ids in attributes]
         except OSError as error:
-            message = f"{shard.path}: image {key!r}: cannot read its regions (truncated or corrupt file?): {error}"
-            raise RegionStoreError(message) from error
+            raise _unreadable(shard, key, "regions", error) from error
         height, width = shard.image_size[row]
         return RegionEntry(
             image_id=key,
@@ -235,9 +240,7 @@ class RegionStore:
         try:
             labels = shard.label_map[self._open_columns(shard_index)[S.LABELS][start:end]]
         except OSError as error:
-            key = str(image_id)
-            message = f"{shard.path}: image {key!r}: cannot read its labels (truncated or corrupt file?): {error}"
-            raise RegionStoreError(message) from error
+            raise _unreadable(shard, str(image_id), "labels", error) from error
         return [self.label_names[i] for i in labels]
 
     def _read_attributes(
