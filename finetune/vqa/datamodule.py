@@ -22,7 +22,7 @@ from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from lightning.pytorch.utilities import rank_zero_info
 from torch.utils.data import DataLoader, Sampler
 
-from finetune.vqa.answers import DEFAULT_MIN_COUNT, AnswerVocabulary, TargetScoring
+from finetune.vqa.answers import DEFAULT_MIN_COUNT, AnswerVocabulary, TargetScoring, answer_log_odds
 from finetune.vqa.collate import VQACollate
 from finetune.vqa.data import answer_vocabulary, read_examples
 from finetune.vqa.dataset import VQADataset, VQASource
@@ -122,6 +122,14 @@ class VQADataModule(LightningDataModule):
             raise ValueError(f"no training answer occurs {self.min_answer_count} times: lower min_answer_count")
         vocabulary.save(path)
         rank_zero_info(f"answer vocabulary: {len(vocabulary)} answers given >= {self.min_answer_count} times -> {path}")
+
+    def answer_log_odds(self) -> list[float]:
+        """[C] the log-odds of each answer's mean soft target over the training questions (see
+        `finetune.vqa.answers.answer_log_odds`); needs `setup("fit")`."""
+        if "train" not in self.datasets or self.vocabulary is None:
+            raise ValueError("the answer priors come from the training questions: call setup('fit') first")
+        dataset = self.datasets["train"]
+        return answer_log_odds((dataset.example(i).target for i in range(len(dataset))), len(self.vocabulary))
 
     def _dataset(self, sources: Sequence[VQASource]) -> VQADataset:
         return VQADataset(

@@ -8,6 +8,8 @@ model:
     init_from: runs/pretrain/oscar/pretrained              # a vlp folder, or an Oscar/VinVL checkpoint folder
     init_format: vlp                                       # vlp | oscar | hf-bert
     optimizer: {lr: 5.0e-5, weight_decay: 0.05}
+    classifier_lr_multiplier: 1.0                          # UNITER trains its fresh VQA head 10x faster
+    classifier_bias: zero                                  # or prior: start from the training answers' base rates
 ```
 """
 
@@ -35,6 +37,7 @@ from vlp.pretrain.optim import OptimizerSettings, lightning_optimizers
 
 RESULTS_NAME = "vqa_results.json"
 Classifier = Literal["mlp", "linear"]
+ClassifierBias = Literal["zero", "prior"]
 
 
 class VQAModule(LightningModule):
@@ -56,6 +59,12 @@ class VQAModule(LightningModule):
             (Oscar's `linear`, which its released VQA recipe used).
         classifier_hidden_scale: the mlp's hidden width in multiples of H (Oscar's `cls_hidden_scale`).
         optimizer: AdamW and its warmup and linear decay, counted in optimizer steps.
+        classifier_lr_multiplier: the classifier's learning rate in multiples of `optimizer.lr` (UNITER's `lr_mul`:
+            its VQA recipe trains the fresh head at 10 x 8e-5 and the pretrained body at 8e-5; Oscar uses 1).
+        classifier_bias: the output bias of a fresh classifier: "zero" (Oscar, UNITER), or "prior", the log-odds of
+            each answer's mean soft target over the training questions (`VQADataModule.answer_log_odds`), so that
+            training starts at the answer base rates rather than at 0.5 for every answer. A classifier loaded from a
+            checkpoint keeps its weights.
         init_from: a checkpoint to start from (see `init_format`); None starts from random weights.
         init_format: `vlp` folder (written by `vlp fit` pretraining), `oscar` (official Oscar/VinVL folder) or
             `hf-bert` (text-only BERT; the region embedding starts fresh).
@@ -72,6 +81,8 @@ class VQAModule(LightningModule):
         classifier: Classifier = "mlp",
         classifier_hidden_scale: int = 2,
         optimizer: OptimizerSettings | None = None,
+        classifier_lr_multiplier: float = 1.0,
+        classifier_bias: ClassifierBias = "zero",
         init_from: str | None = None,
         init_format: InitFormat = "vlp",
         results: str | None = None,
@@ -83,7 +94,12 @@ class VQAModule(LightningModule):
         self.hparams.update(config=config.to_dict(), optimizer=dataclasses.asdict(self.optimizer_settings))
         if classifier not in ("mlp", "linear"):
             raise ValueError(f"classifier must be 'mlp' or 'linear', got {classifier!r}")
+        if classifier_bias not in ("zero", "prior"):
+            raise ValueError(f"classifier_bias must be 'zero' or 'prior', got {classifier_bias!r}")
+        if classifier_lr_multiplier <= 0:
+            raise ValueError(f"classifier_lr_multiplier must be positive, got {classifier_lr_multiplier}")
         self.classifier_kind, self.classifier_hidden_scale = classifier, classifier_hidden_scale
+        self.classifier_lr_multiplier, self.classifier_bias = classifier_lr_multiplier, classifier_bias
         self.results_file = results
         self.model = VLModel(config)
         self.heads = nn.ModuleDict()
@@ -121,6 +137,12 @@ class VQAModule(LightningModule):
         self.answers = tuple(answers)
         self.hparams["answers"] = list(answers)
 
+    def _set_output_bias(self, log_odds: Sequence[float]) -> None:
+        """Sets the bias of the classifier's last linear layer ([C] values, one per answer)."""
+        output = [layer for layer in self.heads["classifier"].modules() if isinstance(layer, nn.Linear)][-1]
+        with torch.no_grad():
+            output.bias.copy_(torch.as_tensor(log_odds, dtype=output.bias.dtype))
+
     def setup(self, stage: str) -> None:
         """Takes the answer classes from the data module when none were given, and checks its vocabularies."""
         datamodule = getattr(self.trainer, "datamodule", None)
@@ -128,7 +150,12 @@ class VQAModule(LightningModule):
         if vocabulary is not None:
             if "classifier" not in self.heads:
                 self._add_classifier(vocabulary.answers)
-                rank_zero_info(f"initialised fresh: heads.classifier ({len(vocabulary)} answers)")
+                start = "zero bias"
+                # Outside fitting, a checkpoint's classifier replaces this one (and the training set is not loaded).
+                if self.classifier_bias == "prior" and stage == "fit":
+                    self._set_output_bias(datamodule.answer_log_odds())
+                    start = "bias at the training answers' log-odds"
+                rank_zero_info(f"initialised fresh: heads.classifier ({len(vocabulary)} answers, {start})")
             elif vocabulary.answers != self.answers:
                 raise ValueError(
                     f"the data's answer vocabulary ({len(vocabulary)} answers) is not the model's ({len(self.answers)} "
@@ -216,4 +243,4 @@ class VQAModule(LightningModule):
             rank_zero_info(f"{len(pairs)} answers written to {self.results_path}")
 
     def configure_optimizers(self) -> dict[str, object]:
-        return lightning_optimizers(self, self.optimizer_settings)
+        return lightning_optimizers(self, self.optimizer_settings, {"heads.classifier.": self.classifier_lr_multiplier})

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
 
-from finetune.vqa.answers import AnswerVocabulary, SoftTarget, answer_scores
+from finetune.vqa.answers import AnswerVocabulary, SoftTarget, answer_log_odds, answer_scores
 
 TEN = ["cat"] + ["dog"] * 2 + ["bird"] * 3 + ["fish"] * 4
 
@@ -54,3 +55,13 @@ def test_target_over_the_vocabulary(tmp_path: Path) -> None:
     assert AnswerVocabulary.load(tmp_path / "answers.json") == vocabulary
     with pytest.raises(ValueError, match="repeat"):
         AnswerVocabulary(("fish", "fish"))
+
+
+def test_answer_log_odds_of_mean_scores() -> None:
+    targets = [SoftTarget((0, 2), (1.0, 0.3)), None, SoftTarget((0,), (0.6,)), SoftTarget((), ())]
+    # Three questions have a target (the None is skipped): class 0 scores 1.6 / 3, class 2 scores 0.3 / 3, classes 1
+    # and 3 nothing, so they sit at the floor.
+    expected = [math.log((1.6 / 3) / (1.4 / 3)), math.log(1e-4 / (1 - 1e-4)), math.log(0.1 / 0.9)]
+    assert answer_log_odds(targets, 4) == pytest.approx([*expected, expected[1]])
+    with pytest.raises(ValueError, match="no training question has a soft target"):
+        answer_log_odds([None], 4)

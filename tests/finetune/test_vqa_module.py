@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
-from lightning.pytorch import Trainer, seed_everything
+from lightning.pytorch import Callback, LightningModule, Trainer, seed_everything
 from torch.testing import assert_close
 
 from finetune.vqa import VQAModule
@@ -20,6 +21,7 @@ from vlp.convert import read_oscar, write_folder, write_oscar
 from vlp.convert.base import VLBundle, mlm_head_spec
 from vlp.eval.vqa_files import read_questions
 from vlp.model import ClassificationHead, MLPClassificationHead, VLModel
+from vlp.pretrain.optim import OptimizerSettings
 
 ANSWERS = ["yes", "no", "2", "red", "circle"]
 
@@ -150,3 +152,46 @@ def test_predicted_results_score_as_the_module_metric(tmp_path: Path, vqa_data: 
     assert abs(official["overall"] - metrics["val/vqa_acc"]) <= 0.005 + 1e-6
     for answer_type, value in official["perAnswerType"].items():
         assert abs(value - metrics[f"val/vqa_acc/{answer_type}"]) <= 0.005 + 1e-6
+
+
+def test_prior_bias_and_classifier_learning_rate(tmp_path: Path, vqa_data: VQAData) -> None:
+    datamodule = vqa_data.datamodule()
+    module = VQAModule(
+        tiny_config(),
+        classifier_bias="prior",
+        classifier_lr_multiplier=10.0,
+        optimizer=OptimizerSettings(lr=1e-3, weight_decay=0.05),
+    )
+    seen: dict[str, object] = {}
+
+    class Inspect(Callback):
+        def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+            head = pl_module.heads["classifier"]
+            seen["bias"] = head.out.bias.detach().clone()
+            classifier = {id(p) for p in head.parameters()}
+            seen["groups"] = [
+                (group["lr"], group["weight_decay"], all(id(p) in classifier for p in group["params"]))
+                for group in trainer.optimizers[0].param_groups
+            ]
+
+    trainer(tmp_path, max_steps=1, limit_val_batches=0, callbacks=[Inspect()]).fit(module, datamodule)
+    # The bias starts at the log-odds of each answer's mean soft target over the training questions.
+    dataset = datamodule.datasets["train"]
+    targets = [dataset.example(i).target for i in range(len(dataset))]
+    means = [
+        sum(t.scores[t.indices.index(c)] for t in targets if t is not None and c in t.indices) / len(targets)
+        for c in range(len(vqa_data.vocabulary))
+    ]
+    expected = [math.log(max(p, 1e-4) / (1 - max(p, 1e-4))) for p in means]
+    assert_close(seen["bias"], torch.tensor(expected))
+    # Four groups: body and classifier, each with decayed matrices and undecayed vectors; only the classifier's at 10x.
+    assert sorted(seen["groups"]) == sorted(
+        [(1e-3, 0.05, False), (1e-3, 0.0, False), (1e-2, 0.05, True), (1e-2, 0.0, True)]
+    )
+
+
+def test_classifier_options_are_checked() -> None:
+    with pytest.raises(ValueError, match="classifier_bias must be 'zero' or 'prior'"):
+        VQAModule(tiny_config(), answers=ANSWERS, classifier_bias="uniform")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="classifier_lr_multiplier must be positive"):
+        VQAModule(tiny_config(), answers=ANSWERS, classifier_lr_multiplier=0.0)

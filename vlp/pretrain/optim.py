@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import torch
@@ -43,17 +43,43 @@ def warmup_linear_decay(step: int, warmup: int, total: int) -> float:
     return max(0.0, (total - step) / max(1, total - warmup))
 
 
-def parameter_groups(named: Iterable[tuple[str, nn.Parameter]], weight_decay: float) -> list[dict[str, object]]:
-    """Two AdamW groups: decayed matrices, and biases, norms and other vectors without decay."""
-    decay, no_decay = [], []
-    for _, parameter in named:
+def parameter_groups(
+    named: Iterable[tuple[str, nn.Parameter]],
+    weight_decay: float,
+    lr: float,
+    lr_multipliers: Mapping[str, float] | None = None,
+) -> list[dict[str, object]]:
+    """AdamW groups: decayed matrices, and biases, norms and other vectors without decay; each split again by
+    learning rate when `lr_multipliers` gives some parameters another one.
+
+    Args:
+        named: the (name, parameter) pairs to optimise; frozen ones are left out.
+        weight_decay: the decay of matrices.
+        lr: the peak learning rate.
+        lr_multipliers: parameter name prefix -> factor on `lr` for the parameters under it (UNITER's `lr_mul`, which
+            trains its freshly initialised task heads 10 times faster than the pretrained body). The first matching
+            prefix applies.
+
+    Returns:
+        Non-empty groups, each with its `params`, `weight_decay` and `lr`.
+    """
+    multipliers = dict(lr_multipliers or {})
+    groups: dict[tuple[bool, float], list[nn.Parameter]] = {}
+    for name, parameter in named:
         if parameter.requires_grad:
-            (decay if parameter.dim() >= 2 else no_decay).append(parameter)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+            factor = next((f for prefix, f in multipliers.items() if name.startswith(prefix)), 1.0)
+            groups.setdefault((parameter.dim() >= 2, factor), []).append(parameter)
+    return [
+        {"params": params, "weight_decay": weight_decay if decayed else 0.0, "lr": lr * factor}
+        for (decayed, factor), params in groups.items()
+    ]
 
 
 def build_optimizer(
-    module: nn.Module, settings: OptimizerSettings, total_steps: int
+    module: nn.Module,
+    settings: OptimizerSettings,
+    total_steps: int,
+    lr_multipliers: Mapping[str, float] | None = None,
 ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
     """AdamW over `module`'s parameters and its warmup-then-decay schedule, stepped once per optimizer step.
 
@@ -62,9 +88,11 @@ def build_optimizer(
         settings: the optimizer and schedule settings.
         total_steps: optimizer steps of the whole run (with gradient accumulation, batches / accumulation), e.g.
             Lightning's `trainer.estimated_stepping_batches`.
+        lr_multipliers: parameter name prefix -> learning-rate factor (see `parameter_groups`); the schedule scales
+            every group's own rate.
     """
     optimizer = torch.optim.AdamW(
-        parameter_groups(module.named_parameters(), settings.weight_decay),
+        parameter_groups(module.named_parameters(), settings.weight_decay, settings.lr, lr_multipliers),
         lr=settings.lr,
         betas=settings.betas,
         eps=settings.eps,
@@ -77,8 +105,11 @@ def build_optimizer(
     return optimizer, schedule
 
 
-def lightning_optimizers(module: LightningModule, settings: OptimizerSettings) -> dict[str, object]:
+def lightning_optimizers(
+    module: LightningModule, settings: OptimizerSettings, lr_multipliers: Mapping[str, float] | None = None
+) -> dict[str, object]:
     """`configure_optimizers`' answer for `module`: `build_optimizer` over the trainer's estimated optimizer steps,
     with the schedule stepped every optimizer step."""
-    optimizer, schedule = build_optimizer(module, settings, int(module.trainer.estimated_stepping_batches))
+    steps = int(module.trainer.estimated_stepping_batches)
+    optimizer, schedule = build_optimizer(module, settings, steps, lr_multipliers)
     return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
