@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
-from vlp.cli.demo import main
+from vlp.cli.demo import FAILED_LOG_LINES, main, run_command
 from vlp.store import RegionStore
 
 
@@ -40,3 +42,21 @@ def test_a_failing_command_stops_the_demo_with_its_stage_named(tmp_path, capsys)
     """The features stage without a world: extract-features fails, and the demo says which stage broke."""
     assert main(["--run-dir", str(tmp_path / "empty"), "--stages", "features"]) == 1
     assert "vlp demo: stage 'features' failed" in capsys.readouterr().err
+
+
+def test_logged_commands_append_to_their_log_and_show_its_end_when_they_fail(tmp_path, capsys):
+    log = tmp_path / "run" / "demo.log"
+    run_command([sys.executable, "-c", "print('ok' * 2)"], env={"X": "1"}, log=log)
+    script = "import sys; print('\\n'.join(f'line {i}' for i in range(60))); sys.exit(3)"
+    with pytest.raises(subprocess.CalledProcessError) as failure:
+        run_command([sys.executable, "-c", script], log=log)
+    assert failure.value.returncode == 3
+    lines = log.read_text().splitlines()
+    # Each command is echoed into the log before its output; the terminal gets only the echo lines.
+    assert lines[0].startswith("$ X=1 ") and lines[1] == "okok" and lines[2].startswith("$ ")
+    assert lines[3:] == [f"line {i}" for i in range(60)]
+    captured = capsys.readouterr()
+    assert captured.out.count(f">> {log}") == 2 and "okok" not in captured.out
+    shown = captured.err.splitlines()
+    assert shown[0] == f"--- the last lines of {log}:"
+    assert shown[1:] == [f"line {i}" for i in range(60 - FAILED_LOG_LINES, 60)]

@@ -49,16 +49,35 @@ class DemoRun:
         }
 
 
-def run_command(command: Sequence[str], env: dict[str, str] | None = None) -> None:
+# How much of a failed command's log `run_command` shows.
+FAILED_LOG_LINES = 40
+
+
+def run_command(command: Sequence[str], env: dict[str, str] | None = None, log: Path | None = None) -> None:
     """Runs one user-facing command of the suite, echoing it (and the variables it gets) first; raises if it fails.
 
     The command's program is looked up beside this Python first, so the demo works from an unactivated virtualenv.
+    With `log`, the command's output is appended to that file instead of the terminal (so that commands run side by
+    side do not interleave), and the end of the log is printed if the command fails.
     """
     shown = " ".join(f"{key}={shlex.quote(value)}" for key, value in (env or {}).items())
-    print(f"$ {shown + ' ' if shown else ''}{shlex.join(command)}", flush=True)
+    echo = f"$ {shown + ' ' if shown else ''}{shlex.join(command)}"
+    print(echo + (f"  >> {log}" if log else ""), flush=True)
     beside = Path(sys.executable).parent / command[0]
-    program = str(beside) if beside.exists() else command[0]
-    subprocess.run([program, *command[1:]], check=True, env={**os.environ, **(env or {})})
+    program = [str(beside) if beside.exists() else command[0], *command[1:]]
+    environment = {**os.environ, **(env or {})}
+    if log is None:
+        subprocess.run(program, check=True, env=environment)
+        return
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("a", encoding="utf-8") as out:
+        out.write(echo + "\n")
+        out.flush()
+        failed = subprocess.run(program, env=environment, stdout=out, stderr=subprocess.STDOUT).returncode
+    if failed:
+        tail = log.read_text(encoding="utf-8", errors="replace").splitlines()[-FAILED_LOG_LINES:]
+        print("\n".join([f"--- the last lines of {log}:", *tail]), file=sys.stderr, flush=True)
+        raise subprocess.CalledProcessError(failed, program)
 
 
 def stage_world(run: DemoRun) -> None:
