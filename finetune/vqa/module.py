@@ -38,6 +38,8 @@ from vlp.pretrain.optim import OptimizerSettings, lightning_optimizers
 RESULTS_NAME = "vqa_results.json"
 Classifier = Literal["mlp", "linear"]
 ClassifierBias = Literal["zero", "prior"]
+# `load_initial_weights`' line for a classifier the checkpoint did not have.
+FRESH_CLASSIFIER = "initialised fresh: heads.classifier"
 
 
 class VQAModule(LightningModule):
@@ -104,6 +106,8 @@ class VQAModule(LightningModule):
         self.model = VLModel(config)
         self.heads = nn.ModuleDict()
         self.answers: tuple[str, ...] = ()
+        # Whether the classifier (once built) still has its random initial weights, neither loaded nor biased yet.
+        self._classifier_fresh = True
         if answers is not None:
             self._add_classifier(AnswerVocabulary.load(Path(answers)).answers if isinstance(answers, str) else answers)
         if init_from is not None:
@@ -112,8 +116,11 @@ class VQAModule(LightningModule):
                     f"init_from {init_from} does not exist (a vlp folder written by pretraining, or an Oscar/VinVL "
                     "checkpoint folder); pass --model.init_args.init_from=null to start from random weights"
                 )
-            for line in load_initial_weights(self.model, self.heads, init_from, init_format):
+            fresh = load_initial_weights(self.model, self.heads, init_from, init_format)
+            for line in fresh:
                 rank_zero_info(f"{init_from}: {line}")
+            # A classifier the checkpoint held has learned weights: the prior must not overwrite its bias.
+            self._classifier_fresh = self._classifier_fresh and FRESH_CLASSIFIER in fresh
         self.val_accuracy = VQAAccuracy()
         self._predictions: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
 
@@ -150,12 +157,7 @@ class VQAModule(LightningModule):
         if vocabulary is not None:
             if "classifier" not in self.heads:
                 self._add_classifier(vocabulary.answers)
-                start = "zero bias"
-                # Outside fitting, a checkpoint's classifier replaces this one (and the training set is not loaded).
-                if self.classifier_bias == "prior" and stage == "fit":
-                    self._set_output_bias(datamodule.answer_log_odds())
-                    start = "bias at the training answers' log-odds"
-                rank_zero_info(f"initialised fresh: heads.classifier ({len(vocabulary)} answers, {start})")
+                rank_zero_info(f"initialised fresh: heads.classifier ({len(vocabulary)} answers)")
             elif vocabulary.answers != self.answers:
                 raise ValueError(
                     f"the data's answer vocabulary ({len(vocabulary)} answers) is not the model's ({len(self.answers)} "
@@ -163,6 +165,14 @@ class VQAModule(LightningModule):
                 )
         if "classifier" not in self.heads:
             raise ValueError("VQAModule has no answer classes: give `answers`, or data with a `vocabulary`")
+        # Only fitting starts from the prior: elsewhere a checkpoint's classifier replaces this one (and the training
+        # questions are not loaded). Resuming a fit loads the checkpoint after this, over the prior.
+        if self.classifier_bias == "prior" and self._classifier_fresh and stage == "fit":
+            if not hasattr(datamodule, "answer_log_odds"):
+                raise ValueError("classifier_bias 'prior' takes the answer priors from a VQADataModule's training set")
+            self._set_output_bias(datamodule.answer_log_odds())
+            self._classifier_fresh = False
+            rank_zero_info("heads.classifier: output bias set to the training answers' log-odds")
         tokenizer = getattr(datamodule, "tokenizer", None)
         if tokenizer is not None and tokenizer.vocab_size > self.model.config.vocab_size:
             raise ValueError(

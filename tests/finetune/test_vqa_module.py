@@ -195,3 +195,26 @@ def test_classifier_options_are_checked() -> None:
         VQAModule(tiny_config(), answers=ANSWERS, classifier_bias="uniform")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="classifier_lr_multiplier must be positive"):
         VQAModule(tiny_config(), answers=ANSWERS, classifier_lr_multiplier=0.0)
+
+
+def test_prior_bias_spares_a_classifier_loaded_from_a_checkpoint(tmp_path: Path, vqa_data: VQAData) -> None:
+    answers, config = list(vqa_data.vocabulary.answers), tiny_config()
+    head = MLPClassificationHead(32, len(answers), 64, "relu")
+    torch.nn.init.normal_(head.out.bias)
+    write_oscar(VLBundle(VLModel(config), {"classifier": head}), tmp_path / "oscar")
+    frozen = OptimizerSettings(lr=0.0)  # one step that changes nothing, so the biases seen are the starting ones
+    loaded = VQAModule(
+        config,
+        answers=answers,
+        classifier_bias="prior",
+        optimizer=frozen,
+        init_from=str(tmp_path / "oscar"),
+        init_format="oscar",
+    )
+    given = VQAModule(config, answers=answers, classifier_bias="prior", optimizer=frozen)
+    datamodule = vqa_data.datamodule()
+    for name, module in (("loaded", loaded), ("given", given)):
+        trainer(tmp_path / name, max_steps=1, limit_val_batches=0).fit(module, datamodule)
+    assert torch.equal(loaded.heads["classifier"].out.bias, head.out.bias)
+    # Answers given without a checkpoint make a fresh classifier, which starts from the prior like one built at setup.
+    assert_close(given.heads["classifier"].out.bias, torch.tensor(datamodule.answer_log_odds()))
