@@ -38,8 +38,6 @@ from vlp.pretrain.optim import OptimizerSettings, lightning_optimizers
 RESULTS_NAME = "vqa_results.json"
 Classifier = Literal["mlp", "linear"]
 ClassifierBias = Literal["zero", "prior"]
-# `load_initial_weights`' line for a classifier the checkpoint did not have.
-FRESH_CLASSIFIER = "initialised fresh: heads.classifier"
 
 
 class VQAModule(LightningModule):
@@ -117,10 +115,10 @@ class VQAModule(LightningModule):
                     "checkpoint folder); pass --model.init_args.init_from=null to start from random weights"
                 )
             fresh = load_initial_weights(self.model, self.heads, init_from, init_format)
-            for line in fresh:
-                rank_zero_info(f"{init_from}: {line}")
+            for part in fresh:
+                rank_zero_info(f"{init_from}: initialised fresh: {part}")
             # A classifier the checkpoint held has learned weights: the prior must not overwrite its bias.
-            self._classifier_fresh = self._classifier_fresh and FRESH_CLASSIFIER in fresh
+            self._classifier_fresh = self._classifier_fresh and "heads.classifier" in fresh
         self.val_accuracy = VQAAccuracy()
         self._predictions: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
 

@@ -37,7 +37,7 @@ def load_initial_weights(model: VLModel, heads: nn.ModuleDict, path: str | Path,
     otherwise starts fresh.
 
     Returns:
-        One line per part that starts fresh, for the log.
+        The parts that start fresh, by module name ("model.pooler", "heads.classifier").
 
     Raises:
         ValueError: the checkpoint's architecture differs from `model.config`, naming every field.
@@ -69,7 +69,7 @@ def load_initial_weights(model: VLModel, heads: nn.ModuleDict, path: str | Path,
             head.load_state_dict(head_state)
         else:
             fresh.append(f"heads.{name}")
-    return [f"initialised fresh: {name}" for name in _collapse(fresh)]
+    return _collapse(fresh)
 
 
 def _collapse(names: list[str]) -> list[str]:
