@@ -115,8 +115,6 @@ class VQAModule(LightningModule):
                     "checkpoint folder); pass --model.init_args.init_from=null to start from random weights"
                 )
             fresh = load_initial_weights(self.model, self.heads, init_from, init_format)
-            for part in fresh:
-                rank_zero_info(f"{init_from}: initialised fresh: {part}")
             # A classifier the checkpoint held has learned weights: the prior must not overwrite its bias.
             self._classifier_fresh = self._classifier_fresh and "heads.classifier" in fresh
         self.val_accuracy = VQAAccuracy()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
+from lightning.pytorch.utilities import rank_zero_info
 from torch import nn
 
 from vlp.convert.base import Converted
@@ -34,7 +35,7 @@ def load_initial_weights(model: VLModel, heads: nn.ModuleDict, path: str | Path,
     The model must be complete in the checkpoint except for what the format has no place for (a BERT's region
     embeddings, a pooler that sentence-transformers exports drop); a head is copied when the checkpoint has one of the
     same name and shape (BERT's `cls.predictions` as `mlm`, Oscar's `cls.seq_relationship` as `contrastive`), and
-    otherwise starts fresh.
+    otherwise starts fresh. Each part that starts fresh is logged (on rank zero) as "PATH: initialised fresh: PART".
 
     Returns:
         The parts that start fresh, by module name ("model.pooler", "heads.classifier").
@@ -69,7 +70,10 @@ def load_initial_weights(model: VLModel, heads: nn.ModuleDict, path: str | Path,
             head.load_state_dict(head_state)
         else:
             fresh.append(f"heads.{name}")
-    return _collapse(fresh)
+    parts = _collapse(fresh)
+    for part in parts:
+        rank_zero_info(f"{path}: initialised fresh: {part}")
+    return parts
 
 
 def _collapse(names: list[str]) -> list[str]:

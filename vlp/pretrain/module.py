@@ -112,8 +112,7 @@ class PretrainModule(LightningModule):
         self.heads = build_heads(config, self.objectives, contrastive_classes, num_region_labels, embed_dim)
         self.logit_scale = LogitScale() if "infonce" in self.objectives.active else None
         if init_from is not None:
-            for part in load_initial_weights(self.model, self.heads, init_from, init_format):
-                rank_zero_info(f"{init_from}: initialised fresh: {part}")
+            load_initial_weights(self.model, self.heads, init_from, init_format)
         # Seeds the per-batch draw of `sample` mixing; `seed_everything` makes it the same on every process.
         self.sampling_seed = torch.initial_seed() % 2**62
 
