@@ -19,7 +19,7 @@ from vlp.cli.main import lightning_cli
 from vlp.data.batch import PretrainBatch
 from vlp.pretrain import PretrainModule
 from vlp.pretrain.compute import compute_objectives
-from vlp.pretrain.optim import build_optimizer
+from vlp.train.optim import build_optimizer
 
 
 def build_demo(config: Path, run_dir: Path) -> tuple[PretrainModule, LightningDataModule]:
@@ -30,7 +30,7 @@ def build_demo(config: Path, run_dir: Path) -> tuple[PretrainModule, LightningDa
     batch building in this process, where it can be timed or excluded.
     """
     os.environ.update(DemoRun(run_dir, num_images=0, seed=0).environment())
-    cli = lightning_cli(["--config", str(config), "--data.init_args.num_workers=0"], run=False)
+    cli = lightning_cli(["--config", str(config), "--data.init_args.loader.num_workers=0"], run=False)
     module, data = cli.model, cli.datamodule
     assert isinstance(module, PretrainModule)
     # As `vlp fit` would: trains the word-piece vocabulary beside the run on its first use, then reads the corpora.

@@ -18,7 +18,7 @@ SMALL_MODEL = [
     "--model.init_args.config.num_heads=2",
     "--model.init_args.config.intermediate_size=32",
 ]
-CPU = ["--trainer.accelerator=cpu", "--trainer.precision=32", "--data.init_args.num_workers=0"]
+CPU = ["--trainer.accelerator=cpu", "--trainer.precision=32", "--data.init_args.loader.num_workers=0"]
 
 
 def link(target: Path, path: Path) -> None:

@@ -40,12 +40,12 @@ class VQACollate:
 
     def __call__(self, items: Sequence[VQAItem]) -> VQABatch:
         encoded = [
-            self.tokenizer.encode_pair(item.words, item.tags if self.tags else None, self.max_tokens) for item in items
+            self.tokenizer.encode_pair(item.words, item.tag_words if self.tags else None, self.max_tokens)
+            for item in items
         ]
         return VQABatch(
             text=pad_texts(encoded, self.tokenizer.pad_id),
-            # `pad_regions` reads only the features, geometry and labels that VQA items share with pretraining items.
-            regions=pad_regions(items),  # type: ignore[arg-type]
+            regions=pad_regions(items),
             targets=self.targets(items),
             index=torch.tensor([item.index for item in items], dtype=torch.long),
             question_ids=torch.tensor([item.question_id for item in items], dtype=torch.long),

@@ -9,6 +9,7 @@ data:
     val: [{questions: ..., annotations: ..., store: features/coco}]
     predict: [{questions: vqa/v2_OpenEnded_mscoco_test-dev2015_questions.json, store: features/coco_test}]
     vocab: pretrained/vocab.txt
+    loader: {batch_size: 32, eval_batch_size: 256, num_workers: 4}
 ```
 """
 
@@ -18,15 +19,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from lightning.pytorch import LightningDataModule
-from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from lightning.pytorch.utilities import rank_zero_info
-from torch.utils.data import DataLoader, Sampler
+from torch.utils.data import DataLoader
 
 from finetune.vqa.answers import DEFAULT_MIN_COUNT, AnswerVocabulary, TargetScoring, answer_log_odds
 from finetune.vqa.collate import VQACollate
 from finetune.vqa.data import answer_vocabulary, read_examples
 from finetune.vqa.dataset import VQADataset, VQASource
-from vlp.data.loaders import data_loader, length_grouped_sampler, trainer_world
+from vlp.data.loaders import LoaderSettings, eval_loader, train_loader
 from vlp.data.tokenizer import WordPieceTokenizer, vocab_file
 from vlp.store.geometry import GeometryStyle
 
@@ -56,12 +56,7 @@ class VQADataModule(LightningDataModule):
         shuffle_region_features: the control run: every image shows the regions and tags of another image of its
             split, by a fixed permutation (`finetune.vqa.dataset.image_permutation`), in training and evaluation.
         shuffle_seed: the seed of that permutation.
-        batch_size: training questions per batch and process.
-        eval_batch_size: questions per validation and prediction batch; `batch_size` when None.
-        num_workers: DataLoader worker processes per process.
-        bucket: group training batches by length (`vlp.data.LengthGroupedSampler`), which pads less.
-        group_batches: batches per length-sorted group when bucketing.
-        pin_memory: pin batches for faster host-to-GPU copies.
+        loader: batch sizes, workers, length bucketing and pinning (`vlp.data.LoaderSettings`).
     """
 
     def __init__(
@@ -80,12 +75,7 @@ class VQADataModule(LightningDataModule):
         geometry: GeometryStyle = "oscar",
         shuffle_region_features: bool = False,
         shuffle_seed: int = 0,
-        batch_size: int = 32,
-        eval_batch_size: int | None = None,
-        num_workers: int = 2,
-        bucket: bool = True,
-        group_batches: int = 50,
-        pin_memory: bool = False,
+        loader: LoaderSettings | None = None,
     ) -> None:
         super().__init__()
         self.train_sources, self.val_sources, self.predict_sources = list(train), list(val), list(predict)
@@ -94,9 +84,7 @@ class VQADataModule(LightningDataModule):
         self.max_tokens, self.max_regions, self.tags, self.geometry = max_tokens, max_regions, tags, geometry
         self.tag_attributes = tag_attributes
         self.shuffle_seed = shuffle_seed if shuffle_region_features else None
-        self.batch_size, self.eval_batch_size = batch_size, eval_batch_size or batch_size
-        self.num_workers, self.pin_memory = num_workers, pin_memory
-        self.bucket, self.group_batches = bucket, group_batches
+        self.loader = loader or LoaderSettings()
         self.tokenizer: WordPieceTokenizer | None = None
         self.vocabulary: AnswerVocabulary | None = None
         self.datasets: dict[str, VQADataset] = {}
@@ -157,34 +145,21 @@ class VQADataModule(LightningDataModule):
             if needed and split not in self.datasets:
                 self.datasets[split] = self._dataset(sources[split])
 
-    def _loader(self, dataset: VQADataset, batch_size: int, **kwargs: object) -> DataLoader:
+    def _collate(self) -> VQACollate:
         assert self.tokenizer is not None and self.vocabulary is not None
-        collate = VQACollate(self.tokenizer, len(self.vocabulary), self.max_tokens, self.tags)
-        return data_loader(dataset, batch_size, collate, self.num_workers, self.pin_memory, **kwargs)
+        return VQACollate(self.tokenizer, len(self.vocabulary), self.max_tokens, self.tags)
 
     def train_dataloader(self) -> DataLoader:
         dataset = self.datasets["train"]
-        if not self.bucket:
-            return self._loader(dataset, self.batch_size, shuffle=True, drop_last=True)
-        sampler = length_grouped_sampler(dataset.lengths().tolist(), self.batch_size, self.group_batches, self.trainer)
-        return self._loader(dataset, self.batch_size, sampler=sampler)
-
-    def _eval_sampler(self, dataset: VQADataset) -> Sampler[int] | None:
-        """Each process scores a disjoint share of the questions, none twice, so that the synchronised accuracy is
-        the single-process one (Lightning's default sampler would pad with repeated questions)."""
-        replicas, rank = trainer_world(self.trainer)
-        if replicas == 1:
-            return None
-        return UnrepeatedDistributedSampler(dataset, num_replicas=replicas, rank=rank, shuffle=False)
+        return train_loader(dataset, self._collate(), self.loader, lambda: dataset.lengths().tolist(), self.trainer)
 
     def val_dataloader(self) -> DataLoader | list[DataLoader]:
         if "val" not in self.datasets:
             return []
-        dataset = self.datasets["val"]
-        return self._loader(dataset, self.eval_batch_size, sampler=self._eval_sampler(dataset))
+        return eval_loader(self.datasets["val"], self._collate(), self.loader, self.trainer)
 
     def predict_dataloader(self) -> DataLoader:
         if "predict" not in self.datasets:
             raise ValueError("no predict sources: set data.predict (e.g. the test-dev questions and their store)")
         # Lightning shares prediction out without repeats by itself.
-        return self._loader(self.datasets["predict"], self.eval_batch_size)
+        return eval_loader(self.datasets["predict"], self._collate(), self.loader, self.trainer, unrepeated=False)

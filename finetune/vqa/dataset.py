@@ -17,8 +17,7 @@ from torch.utils.data import Dataset
 
 from finetune.vqa.answers import AnswerVocabulary, SoftTarget, TargetScoring
 from finetune.vqa.data import VQAExample, VQAFiles, read_examples, with_targets
-from vlp.data.tags import entry_tag_words, require_attributes
-from vlp.store import RegionStore
+from vlp.data.regions import ImageRegions, RegionReader
 from vlp.store.geometry import GeometryStyle
 
 
@@ -43,17 +42,14 @@ class VQASource:
 
 
 @dataclass
-class VQAItem:
-    """One question as the dataset reads it, before tokenisation (see `finetune.vqa.collate.VQACollate`).
+class VQAItem(ImageRegions):
+    """One question as the dataset reads it, before tokenisation (see `finetune.vqa.collate.VQACollate`): the regions
+    its image shows (`ImageRegions`; Oscar's text b is their `tag_words`) and the question.
 
     Attributes:
         index: position in the dataset.
         question_id: the official question id.
         words: the question split at white space (the tokenizer splits punctuation off).
-        tags: the words of the region tags, in region order (Oscar's text b).
-        features: [K, D] float32 region features, K <= the region budget.
-        geometry: [K, G] float32 box geometry (6-d oscar, 7-d uniter).
-        labels: [K] int64 region labels in the store's `label_names`.
         target: the soft target over the answer vocabulary; None without annotations or vocabulary.
         answers: the human answers (empty without annotations), for the official accuracy.
         answer_type: "yes/no", "number" or "other"; None without annotations.
@@ -62,10 +58,6 @@ class VQAItem:
     index: int
     question_id: int
     words: list[str]
-    tags: list[str]
-    features: np.ndarray
-    geometry: np.ndarray
-    labels: np.ndarray
     target: SoftTarget | None
     answers: tuple[str, ...]
     answer_type: str | None
@@ -124,26 +116,20 @@ class VQADataset(Dataset[VQAItem]):
     ) -> None:
         if not sources:
             raise ValueError("give at least one VQA source")
-        self.max_regions, self.geometry, self.tag_attributes = max_regions, geometry, tag_attributes
-        self._stores: dict[str, RegionStore] = {}
+        self.regions = RegionReader(max_regions, geometry, tag_attributes)
         self._examples: list[VQAExample] = []
         self._store_of_example: list[str] = []
         for source in sources:
             examples = read_examples(source.files)
             if vocabulary is not None and source.annotations is not None:
                 examples = with_targets(examples, vocabulary, scoring)
-            store = self._stores.setdefault(source.store, RegionStore(source.store))
-            absent = sorted({example.image_id for example in examples if example.image_id not in store})
-            if absent:
-                raise KeyError(f"{source.questions}: {len(absent)} image ids are not in {source.store}: {absent[:5]}")
-            if tag_attributes:
-                require_attributes(store, source.store)
+            self.regions.require(source.store, (example.image_id for example in examples), source.questions)
             self._examples += examples
             self._store_of_example += [source.store] * len(examples)
         # The image whose regions each image shows: itself, or its image under the control's permutation (per store,
         # so that a shown image always comes from the store that holds it).
         self.region_image: dict[tuple[str, int], int] = {}
-        for path in self._stores:
+        for path in dict.fromkeys(self._store_of_example):
             images = [e.image_id for e, s in zip(self._examples, self._store_of_example, strict=True) if s == path]
             shown = image_permutation(images, shuffle_seed) if shuffle_seed is not None else {i: i for i in images}
             self.region_image |= {(path, image): other for image, other in shown.items()}
@@ -164,23 +150,18 @@ class VQADataset(Dataset[VQAItem]):
         bucketing; from the stores' in-memory index, without tokenising or reading regions."""
         lengths = np.empty(len(self), dtype=np.int64)
         for index, (example, path) in enumerate(zip(self._examples, self._store_of_example, strict=True)):
-            regions = min(self._stores[path].num_regions(self.shown_image(index)), self.max_regions)
+            regions = self.regions.num_regions(path, self.shown_image(index))
             lengths[index] = len(example.question.split()) + 2 * regions
         return lengths
 
     def __getitem__(self, index: int) -> VQAItem:
         example = self._examples[index]
-        store = self._stores[self._store_of_example[index]]
-        entry = store[self.shown_image(index)]
-        keep = slice(0, self.max_regions)
+        regions = self.regions.read(self._store_of_example[index], self.shown_image(index))
         return VQAItem(
+            **vars(regions),
             index=index,
             question_id=example.question_id,
             words=example.question.split(),
-            tags=entry_tag_words(entry, self.max_regions, self.tag_attributes),
-            features=np.asarray(entry.features[keep], dtype=np.float32),
-            geometry=store.geometry(entry, self.geometry)[keep],
-            labels=np.asarray(entry.labels[keep], dtype=np.int64),
             target=example.target,
             answers=example.answers,
             answer_type=example.answer_type,

@@ -6,7 +6,7 @@ model:
   init_args:
     config: {hidden_size: 768, hidden_dropout: 0.3, ...}   # vlp.model.VLConfig; the checkpoint's architecture
     init_from: runs/pretrain/oscar/pretrained              # a vlp folder, or an Oscar/VinVL checkpoint folder
-    init_format: vlp                                       # vlp | oscar | hf-bert
+    init_format: vlp                                       # vlp | oscar | uniter | hf-bert
     optimizer: {lr: 5.0e-5, weight_decay: 0.05}
     classifier_lr_multiplier: 1.0                          # UNITER trains its fresh VQA head 10x faster
     classifier_bias: zero                                  # or prior: start from the training answers' base rates
@@ -32,8 +32,8 @@ from finetune.vqa.results import gather_predictions
 from vlp.eval.vqa_files import write_results
 from vlp.metrics.vqa_metric import VQAAccuracy
 from vlp.model import ClassificationHead, MLPClassificationHead, VLConfig, VLModel
-from vlp.pretrain.init import InitFormat, load_initial_weights
-from vlp.pretrain.optim import OptimizerSettings, lightning_optimizers
+from vlp.train.init import InitFormat, load_initial_weights
+from vlp.train.optim import OptimizerSettings, lightning_optimizers
 
 RESULTS_NAME = "vqa_results.json"
 Classifier = Literal["mlp", "linear"]
@@ -66,8 +66,9 @@ class VQAModule(LightningModule):
             training starts at the answer base rates rather than at 0.5 for every answer. A classifier loaded from a
             checkpoint keeps its weights.
         init_from: a checkpoint to start from (see `init_format`); None starts from random weights.
-        init_format: `vlp` folder (written by `vlp fit` pretraining), `oscar` (official Oscar/VinVL folder) or
-            `hf-bert` (text-only BERT; the region embedding starts fresh).
+        init_format: `vlp` folder (written by `vlp fit` pretraining), `oscar` (official Oscar/VinVL folder), `uniter`
+            (UNITER's `.pt` with its config JSON beside it) or `hf-bert` (text-only BERT; the region embedding starts
+            fresh).
         results: the results json `predict` writes; default `vqa_results.json` in the trainer's `default_root_dir`.
 
     Raises:
@@ -109,11 +110,6 @@ class VQAModule(LightningModule):
         if answers is not None:
             self._add_classifier(AnswerVocabulary.load(Path(answers)).answers if isinstance(answers, str) else answers)
         if init_from is not None:
-            if not Path(init_from).exists():
-                raise FileNotFoundError(
-                    f"init_from {init_from} does not exist (a vlp folder written by pretraining, or an Oscar/VinVL "
-                    "checkpoint folder); pass --model.init_args.init_from=null to start from random weights"
-                )
             fresh = load_initial_weights(self.model, self.heads, init_from, init_format)
             # A classifier the checkpoint held has learned weights: the prior must not overwrite its bias.
             self._classifier_fresh = self._classifier_fresh and "heads.classifier" in fresh

@@ -15,6 +15,7 @@ from lightning.pytorch import Trainer, seed_everything
 
 from finetune.vqa import AnswerVocabulary, VQADataModule, VQAModule, VQASource
 from tests.model.factories import tiny
+from vlp.data import LoaderSettings
 
 
 def main() -> None:
@@ -33,8 +34,8 @@ def main() -> None:
         predict=[VQASource(args.questions, args.store)],
         vocab=args.vocab,
         answers=args.answers,
-        eval_batch_size=5,  # uneven shares: the last batch of each process is short
-        num_workers=0,
+        # uneven shares: the last batch of each process is short
+        loader=LoaderSettings(eval_batch_size=5, num_workers=0),
         max_tokens=40,
     )
     # Large random weights answer differently from question to question; the answers are given so that the classifier

@@ -20,7 +20,7 @@ def test_batch_layout_and_targets(vqa_data: VQAData) -> None:
     assert batch.question_ids.tolist() == [item.question_id for item in items]
     assert batch.index.tolist() == list(range(5))
     for row, item in enumerate(items):
-        expected = tokenizer.encode_pair(item.words, item.tags, 40)
+        expected = tokenizer.encode_pair(item.words, item.tag_words, 40)
         length = len(expected.input_ids)
         assert batch.text.input_ids[row, :length].tolist() == expected.input_ids
         assert batch.text.token_type_ids[row, :length].tolist() == expected.token_type_ids

@@ -98,13 +98,13 @@ def test_full_size_config_has_oscars_recipe(environment: dict[str, str]) -> None
     assert (config.hidden_size, config.num_layers, config.hidden_dropout) == (768, 12, 0.3)
     settings = module.optimizer_settings
     assert (settings.lr, settings.weight_decay, settings.warmup_steps, settings.warmup_ratio) == (5e-5, 0.05, 0, 0.0)
-    assert (data.batch_size, data.max_regions, data.max_tokens, data.min_answer_count) == (32, 50, 128, 9)
+    assert (data.loader.batch_size, data.max_regions, data.max_tokens, data.min_answer_count) == (32, 50, 128, 9)
     assert cli.trainer.max_epochs == 25 and data.geometry == config.region_style and data.shuffle_seed is None
 
 
 @pytest.mark.slow
 def test_full_size_config_fits_one_batch_and_predicts(environment: dict[str, str], tmp_path: Path) -> None:
-    overrides = [*SMALL_MODEL, *CPU, f"--trainer.default_root_dir={tmp_path}", "--data.init_args.batch_size=4"]
+    overrides = [*SMALL_MODEL, *CPU, f"--trainer.default_root_dir={tmp_path}", "--data.init_args.loader.batch_size=4"]
     vlp_main(["fit", "--config", str(CONFIGS / "vqa.yaml"), *overrides, "--trainer.fast_dev_run=true"])
     answers = json.loads((tmp_path / "answers.json").read_text())
     assert "yes" in answers and "no" in answers  # built from the training answers, next to the run
@@ -114,7 +114,7 @@ def test_full_size_config_fits_one_batch_and_predicts(environment: dict[str, str
 
 @pytest.mark.slow
 def test_demo_config_fits_one_batch_and_predicts(environment: dict[str, str], tmp_path: Path) -> None:
-    overrides = [f"--trainer.default_root_dir={tmp_path}", "--data.init_args.num_workers=0"]
+    overrides = [f"--trainer.default_root_dir={tmp_path}", "--data.init_args.loader.num_workers=0"]
     vlp_main(["fit", "--config", str(CONFIGS / "demo_vqa.yaml"), *overrides, "--trainer.fast_dev_run=true"])
     assert (tmp_path / "answers.json").is_file()
     accuracy = predict_and_score("demo_vqa.yaml", tmp_path, Path(environment["VLP_DEMO_DIR"]) / "world", *overrides)
@@ -136,7 +136,7 @@ def test_demo_config_shuffled_control_and_missing_pretrained_model(
 @pytest.mark.slow
 def test_demo_runs_real_and_shuffled_and_compares_them(environment: dict[str, str]) -> None:
     run_dir = Path(environment["VLP_DEMO_DIR"])
-    quick = ["--trainer.max_steps=2", "--trainer.limit_val_batches=1", "--data.init_args.num_workers=0"]
+    quick = ["--trainer.max_steps=2", "--trainer.limit_val_batches=1", "--data.init_args.loader.num_workers=0"]
     result = run_vqa_demo(run_dir, overrides=quick)
     for name, accuracy in (("vqa", result.real), ("vqa_shuffled", result.shuffled)):
         assert json.loads((run_dir / "finetune" / name / "test_accuracy.json").read_text()) == accuracy

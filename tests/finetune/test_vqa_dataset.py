@@ -88,7 +88,7 @@ def test_attribute_tags_lead_each_region_name_with_its_attributes(vqa_data: VQAD
         for name, attributes in zip(entry.label_names[:3], entry.attribute_names[:3], strict=True):
             expected += [*attributes, *name.split()]
         assert any(entry.attribute_names[:3])  # the world's regions have attributes: the check is not vacuous
-        assert dataset[index].tags == expected
+        assert dataset[index].tag_words == expected
 
 
 def test_attribute_tags_need_a_store_with_attributes(vqa_data: VQAData, tmp_path) -> None:

@@ -21,7 +21,7 @@ from vlp.convert import read_oscar, write_folder, write_oscar
 from vlp.convert.base import VLBundle, mlm_head_spec
 from vlp.eval.vqa_files import read_questions
 from vlp.model import ClassificationHead, MLPClassificationHead, VLModel
-from vlp.pretrain.optim import OptimizerSettings
+from vlp.train.optim import OptimizerSettings
 
 ANSWERS = ["yes", "no", "2", "red", "circle"]
 

@@ -10,6 +10,7 @@ import pytest
 from finetune.vqa import AnswerVocabulary, VQADataModule, VQASource
 from finetune.vqa.data import answer_vocabulary, read_examples
 from tests.data.conftest import FEATURE_DIM, DemoData
+from vlp.data import LoaderSettings
 from vlp.model import VLConfig
 
 
@@ -33,8 +34,7 @@ class VQAData:
             "predict": [self.source("val", annotated=False)],
             "vocab": str(self.data.vocab),
             "answers": str(self.answers),
-            "batch_size": 8,
-            "num_workers": 0,
+            "loader": LoaderSettings(batch_size=8, num_workers=0),
             "max_tokens": 40,
         }
         datamodule = VQADataModule(**(arguments | options))  # type: ignore[arg-type]

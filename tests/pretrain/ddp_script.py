@@ -17,7 +17,8 @@ from torch.utils.data import DataLoader
 
 from tests.model.factories import tiny
 from vlp.data import CocoCaptionsCorpus, Corruption, PretrainBatch, PretrainCollate, PretrainDataset, WordPieceTokenizer
-from vlp.pretrain import ObjectiveWeights, OptimizerSettings, PretrainModule
+from vlp.pretrain import ObjectiveWeights, PretrainModule
+from vlp.train import OptimizerSettings
 
 BATCH = 8
 OBJECTIVES = ObjectiveWeights(mlm=1.0, contrastive=0.5, itm=1.0, mrfr=1.0, mrc=1.0, infonce=0.5)

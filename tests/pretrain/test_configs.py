@@ -84,7 +84,7 @@ def test_full_size_config_fits_one_batch(config, environment, tmp_path):
             *CPU,
             "--trainer.fast_dev_run=true",
             f"--trainer.default_root_dir={tmp_path}",
-            "--data.init_args.batch_size=4",
+            "--data.init_args.loader.batch_size=4",
         ]
     )
     bundle = load_pretrained(tmp_path / "pretrained")
@@ -98,7 +98,13 @@ def test_demo_config_fits_one_batch(config, environment):
     name = config.removeprefix("demo_").removesuffix(".yaml")
     root = Path(environment["VLP_DEMO_DIR"]) / "pretrain" / name
     vlp_main(
-        ["fit", "--config", str(CONFIGS / config), "--trainer.fast_dev_run=true", "--data.init_args.num_workers=0"]
+        [
+            "fit",
+            "--config",
+            str(CONFIGS / config),
+            "--trainer.fast_dev_run=true",
+            "--data.init_args.loader.num_workers=0",
+        ]
     )
     assert (root / "vocab.txt").is_file() and (root / "pretrained" / "model.safetensors").is_file()
     assert os.path.getsize(root / "vocab.txt") < 4000  # the world's own small vocabulary

@@ -17,6 +17,7 @@ from tests.pretrain.test_module import CONFIG, trainer
 from vlp.data import (
     CocoCaptionsCorpus,
     Corruption,
+    LoaderSettings,
     PretrainBatch,
     PretrainCollate,
     PretrainDataModule,
@@ -24,9 +25,10 @@ from vlp.data import (
     VqaCorpus,
     WordPieceTokenizer,
 )
-from vlp.pretrain import ObjectiveWeights, OptimizerSettings, PretrainModule, compute
+from vlp.pretrain import ObjectiveWeights, PretrainModule, compute
 from vlp.pretrain.compute import compute_objectives
 from vlp.pretrain.module import HARD_NEGATIVE_STREAM
+from vlp.train import OptimizerSettings
 
 HARD = ObjectiveWeights(mlm=0.0, itm=1.0, infonce=1.0)
 # Every text the collate pairs with another image, so that every row is redrawn.
@@ -167,8 +169,7 @@ def test_a_training_step_draws_negatives_from_the_infonce_similarity(demo_data, 
         vocab=str(demo_data.vocab),
         corruption=ALL_SWAPPED,
         tags=False,
-        batch_size=8,
-        num_workers=0,
+        loader=LoaderSettings(batch_size=8, num_workers=0),
     )
     torch.manual_seed(0)
     module = PretrainModule(CONFIG, HARD, optimizer=OptimizerSettings(lr=1e-3, warmup_steps=0), itm_hard_negatives=True)

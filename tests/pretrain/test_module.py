@@ -11,10 +11,11 @@ from lightning.pytorch import Callback, Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 from tests.data.conftest import FEATURE_DIM
-from vlp.data import CocoCaptionsCorpus, Corruption, PretrainDataModule
+from vlp.data import CocoCaptionsCorpus, Corruption, LoaderSettings, PretrainDataModule
 from vlp.model import VLConfig
-from vlp.pretrain import ObjectiveWeights, OptimizerSettings, PretrainModule
-from vlp.pretrain.optim import warmup_linear_decay
+from vlp.pretrain import ObjectiveWeights, PretrainModule
+from vlp.train import OptimizerSettings
+from vlp.train.optim import warmup_linear_decay
 
 LR, WARMUP, STEPS = 1e-3, 2, 6
 CONFIG = VLConfig(
@@ -35,8 +36,7 @@ def data(demo_data) -> PretrainDataModule:
         [CocoCaptionsCorpus(demo_data.world.captions["train"], demo_data.store)],
         vocab=str(demo_data.vocab),
         corruption=Corruption(contrastive_classes=2),
-        batch_size=4,
-        num_workers=0,
+        loader=LoaderSettings(batch_size=4, num_workers=0),
     )
 
 

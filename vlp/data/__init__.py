@@ -6,6 +6,8 @@ from vlp.data.corpora import CaptionJsonlCorpus, CocoCaptionsCorpus, Corpus, Tex
 from vlp.data.corruption import Corruption
 from vlp.data.datamodule import PretrainDataModule
 from vlp.data.dataset import PretrainDataset, PretrainItem
+from vlp.data.loaders import LoaderSettings
+from vlp.data.regions import ImageRegions, RegionReader
 from vlp.data.sampler import LengthGroupedSampler
 from vlp.data.tokenizer import WordPieceTokenizer, train_vocabulary
 
@@ -14,7 +16,9 @@ __all__ = [
     "CocoCaptionsCorpus",
     "Corpus",
     "Corruption",
+    "ImageRegions",
     "LengthGroupedSampler",
+    "LoaderSettings",
     "MatchingInputs",
     "PretrainBatch",
     "PretrainCollate",
@@ -22,6 +26,7 @@ __all__ = [
     "PretrainDataset",
     "PretrainItem",
     "RegionInputs",
+    "RegionReader",
     "TextExample",
     "TextInputs",
     "VqaCorpus",

@@ -8,6 +8,7 @@ data:
     val: [...]
     vocab: bert-base-uncased/vocab.txt
     corruption: {mask_probability: 0.15, contrastive_classes: 2}
+    loader: {batch_size: 32, num_workers: 2}
 ```
 """
 
@@ -24,7 +25,7 @@ from vlp.data.collate import PretrainCollate
 from vlp.data.corpora import Corpus
 from vlp.data.corruption import Corruption
 from vlp.data.dataset import PretrainDataset
-from vlp.data.loaders import data_loader, length_grouped_sampler
+from vlp.data.loaders import LoaderSettings, eval_loader, train_loader
 from vlp.data.tokenizer import WordPieceTokenizer, train_vocabulary, vocab_file
 from vlp.store.geometry import GeometryStyle
 
@@ -48,11 +49,7 @@ class PretrainDataModule(LightningDataModule):
         tag_attributes: lead each tag with its region's attribute names ("green small star"), for stores extracted
             with an attribute head; every store must hold attributes.
         geometry: box geometry style; must match the model's `region_style`.
-        batch_size: examples per batch and process.
-        num_workers: DataLoader worker processes per process.
-        bucket: group training batches by length (`LengthGroupedSampler`), which pads less.
-        group_batches: batches per length-sorted group when bucketing.
-        pin_memory: pin batches for faster host-to-GPU copies.
+        loader: batch sizes, workers, length bucketing and pinning (`vlp.data.LoaderSettings`).
     """
 
     def __init__(
@@ -68,11 +65,7 @@ class PretrainDataModule(LightningDataModule):
         tags: bool = True,
         tag_attributes: bool = False,
         geometry: GeometryStyle = "oscar",
-        batch_size: int = 32,
-        num_workers: int = 2,
-        bucket: bool = True,
-        group_batches: int = 50,
-        pin_memory: bool = False,
+        loader: LoaderSettings | None = None,
     ) -> None:
         super().__init__()
         if corruption is not None and corruption.contrastive_classes and not tags:
@@ -82,8 +75,7 @@ class PretrainDataModule(LightningDataModule):
         self.corruption = corruption or Corruption()
         self.max_tokens, self.max_regions, self.tags, self.geometry = max_tokens, max_regions, tags, geometry
         self.tag_attributes = tag_attributes
-        self.batch_size, self.num_workers = batch_size, num_workers
-        self.bucket, self.group_batches, self.pin_memory = bucket, group_batches, pin_memory
+        self.loader = loader or LoaderSettings()
         self.tokenizer: WordPieceTokenizer | None = None
         self.train_set: PretrainDataset | None = None
         self.val_set: PretrainDataset | None = None
@@ -123,20 +115,14 @@ class PretrainDataModule(LightningDataModule):
         assert self.tokenizer is not None
         return PretrainCollate(dataset, self.tokenizer, self.corruption, self.max_tokens, self.tags, fixed)
 
-    def _loader(self, dataset: PretrainDataset, fixed: bool, **kwargs: object) -> DataLoader:
-        collate = self._collate(dataset, fixed)
-        return data_loader(dataset, self.batch_size, collate, self.num_workers, self.pin_memory, **kwargs)
-
     def train_dataloader(self) -> DataLoader:
         assert self.train_set is not None
-        if not self.bucket:
-            return self._loader(self.train_set, fixed=False, shuffle=True, drop_last=True)
-        sampler = length_grouped_sampler(
-            self.train_set.lengths().tolist(), self.batch_size, self.group_batches, self.trainer
+        dataset = self.train_set
+        return train_loader(
+            dataset, self._collate(dataset, fixed=False), self.loader, lambda: dataset.lengths().tolist(), self.trainer
         )
-        return self._loader(self.train_set, fixed=False, sampler=sampler)
 
     def val_dataloader(self) -> DataLoader | list[DataLoader]:
         if self.val_set is None:
             return []
-        return self._loader(self.val_set, fixed=True, shuffle=False)
+        return eval_loader(self.val_set, self._collate(self.val_set, fixed=True), self.loader, self.trainer)

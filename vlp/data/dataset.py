@@ -10,29 +10,21 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from vlp.data.corpora import Corpus, TextExample
-from vlp.data.tags import entry_tag_words, require_attributes, tag_words
-from vlp.store import RegionStore
+from vlp.data.regions import ImageRegions, RegionReader
 from vlp.store.geometry import GeometryStyle
 from vlp.world import tokenize_caption
 
 
 @dataclass
-class PretrainItem:
-    """One example as the dataset reads it, before tokenisation and corruption (see `PretrainCollate`).
+class PretrainItem(ImageRegions):
+    """One example as the dataset reads it, before tokenisation and corruption (see `PretrainCollate`): its image's
+    regions (`ImageRegions`: features, geometry, boxes, labels, tags, tag words, attributes) and its text.
 
     Attributes:
         index: position in the dataset.
         image_id: the image's id in its store.
         words: the text's words (the gold graph's tokens when it has one, so that its spans index into them).
         words_b: the words of the corpus's second text (an answer), or None when the tags take its place.
-        tags: [K] the detector label of each kept region (may be several words, e.g. "stop sign").
-        tag_words: the tags as one word sequence, the text that Oscar puts after the caption (led by each region's
-            attributes when the dataset's `tag_attributes` is set).
-        features: [K, D] float32 region features, K <= the region budget.
-        geometry: [K, G] float32 box geometry (6-d oscar, 7-d uniter).
-        boxes: [K, 4] float32 pixel boxes x1, y1, x2, y2.
-        labels: [K] int64 region labels in the dataset's `region_label_names`.
-        attributes: [K] lists of attribute names per region, or None when the store has none.
         graph: the gold scene graph of the text, or None.
     """
 
@@ -40,13 +32,6 @@ class PretrainItem:
     image_id: str
     words: list[str]
     words_b: list[str] | None
-    tags: list[str]
-    tag_words: list[str]
-    features: np.ndarray
-    geometry: np.ndarray
-    boxes: np.ndarray
-    labels: np.ndarray
-    attributes: list[list[str]] | None
     graph: dict[str, Any] | None
 
 
@@ -56,10 +41,8 @@ def example_words(example: TextExample) -> list[str]:
 
 
 class PretrainDataset(Dataset[PretrainItem]):
-    """The examples of several corpora as one map-style dataset; each example's regions come from its corpus's store.
-
-    Corpora that share a store path share one reader. Region labels of all stores are mapped into one vocabulary,
-    `region_label_names`, in order of first appearance, so that a region classifier has one output per name.
+    """The examples of several corpora as one map-style dataset; each example's regions come from its corpus's store
+    through one `RegionReader` (corpora that share a store path share its reader).
 
     Args:
         corpora: the sources, read once here.
@@ -82,31 +65,19 @@ class PretrainDataset(Dataset[PretrainItem]):
     ) -> None:
         if not corpora:
             raise ValueError("give at least one corpus")
-        self.max_regions, self.geometry, self.tag_attributes = max_regions, geometry, tag_attributes
-        store_index: dict[str, int] = {}
-        label_index: dict[str, int] = {}
+        self.regions = RegionReader(max_regions, geometry, tag_attributes)
         self._examples: list[TextExample] = []
-        self._store_of_example: list[int] = []
-        self._stores: list[RegionStore] = []
-        self._label_maps: list[np.ndarray] = []
+        self._store_of_example: list[str] = []
         for corpus in corpora:
-            if corpus.store not in store_index:
-                store_index[corpus.store] = len(self._stores)
-                self._stores.append(RegionStore(corpus.store))
-                if tag_attributes:
-                    require_attributes(self._stores[-1], corpus.store)
-                names = self._stores[-1].label_names
-                for name in names:
-                    label_index.setdefault(name, len(label_index))
-                self._label_maps.append(np.array([label_index[name] for name in names], dtype=np.int64))
-            store = self._stores[store_index[corpus.store]]
             examples = corpus.read()
-            absent = [example.image_id for example in examples if example.image_id not in store]
-            if absent:
-                raise KeyError(f"{corpus!r}: {len(absent)} image ids are not in its store, e.g. {absent[:5]}")
+            self.regions.require(corpus.store, (example.image_id for example in examples), repr(corpus))
             self._examples += examples
-            self._store_of_example += [store_index[corpus.store]] * len(examples)
-        self.region_label_names: list[str] = list(label_index)
+            self._store_of_example += [corpus.store] * len(examples)
+
+    @property
+    def region_label_names(self) -> list[str]:
+        """The region label vocabulary of every corpus's store."""
+        return self.regions.region_label_names
 
     def __len__(self) -> int:
         return len(self._examples)
@@ -126,9 +97,7 @@ class PretrainDataset(Dataset[PretrainItem]):
             if example.text_b is not None:
                 yield example.text_b
         yield from self.region_label_names
-        if self.tag_attributes:
-            for store in self._stores:
-                yield from store.attribute_names
+        yield from self.regions.attribute_names()
 
     def lengths(self) -> np.ndarray:
         """[N] rough sequence lengths (text words, second-text words or regions, and regions), for length bucketing.
@@ -137,7 +106,7 @@ class PretrainDataset(Dataset[PretrainItem]):
         """
         lengths = np.empty(len(self), dtype=np.int64)
         for index, (example, store) in enumerate(zip(self._examples, self._store_of_example, strict=True)):
-            regions = min(self._stores[store].num_regions(example.image_id), self.max_regions)
+            regions = self.regions.num_regions(store, example.image_id)
             second = len(tokenize_caption(example.text_b)) if example.text_b is not None else regions
             lengths[index] = len(example.text.split()) + second + regions
         return lengths
@@ -147,29 +116,16 @@ class PretrainDataset(Dataset[PretrainItem]):
         example = self._examples[index]
         if example.text_b is not None:
             return tokenize_caption(example.text_b)
-        store = self._stores[self._store_of_example[index]]
-        if not self.tag_attributes:
-            return tag_words(store.label_names_of(example.image_id)[: self.max_regions])
-        return entry_tag_words(store[example.image_id], self.max_regions, attributes=True)
+        return self.regions.tag_words(self._store_of_example[index], example.image_id)
 
     def __getitem__(self, index: int) -> PretrainItem:
         example = self._examples[index]
-        store_index = self._store_of_example[index]
-        store = self._stores[store_index]
-        entry = store[example.image_id]
-        keep = slice(0, self.max_regions)
-        attributes = None if entry.attribute_names is None else entry.attribute_names[keep]
+        regions = self.regions.read(self._store_of_example[index], example.image_id)
         return PretrainItem(
+            **vars(regions),
             index=index,
             image_id=example.image_id,
             words=example_words(example),
             words_b=tokenize_caption(example.text_b) if example.text_b is not None else None,
-            tags=list(entry.label_names[keep]),
-            tag_words=entry_tag_words(entry, self.max_regions, self.tag_attributes),
-            features=np.asarray(entry.features[keep], dtype=np.float32),
-            geometry=store.geometry(entry, self.geometry)[keep],
-            boxes=np.asarray(entry.boxes[keep], dtype=np.float32),
-            labels=self._label_maps[store_index][entry.labels[keep]],
-            attributes=attributes,
             graph=example.graph,
         )

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from vlp.data.batch import RegionInputs, TextInputs
-from vlp.data.dataset import PretrainItem
+from vlp.data.regions import ImageRegions
 from vlp.data.tokenizer import EncodedPair
 from vlp.objectives.output import IGNORE_INDEX
 
@@ -27,7 +27,7 @@ def pad_texts(encoded: Sequence[EncodedPair], pad_id: int) -> TextInputs:
     return TextInputs(input_ids, token_type_ids, text_mask)
 
 
-def pad_regions(items: Sequence[PretrainItem]) -> RegionInputs:
+def pad_regions(items: Sequence[ImageRegions]) -> RegionInputs:
     """[B, R, ...] features, geometry, mask and labels, R the most regions of the batch (at least 1, so that every
     tensor has a region axis even when every image is empty)."""
     count = max(1, *(item.features.shape[0] for item in items))

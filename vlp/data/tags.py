@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from vlp.store import RegionEntry, RegionStore
-
 
 def tag_words(label_names: Sequence[str], attribute_names: Sequence[Sequence[str]] | None = None) -> list[str]:
     """The tags of regions as one word sequence, in region order.
@@ -28,21 +26,3 @@ def tag_words(label_names: Sequence[str], attribute_names: Sequence[Sequence[str
         for phrase in (*attributes, name)
         for word in phrase.split()
     ]
-
-
-def entry_tag_words(entry: RegionEntry, max_regions: int, attributes: bool) -> list[str]:
-    """The tag words of an image's first `max_regions` regions, led by their attributes when `attributes` is set (the
-    store must hold them: see `require_attributes`)."""
-    keep = slice(0, max_regions)
-    names = entry.attribute_names[keep] if attributes and entry.attribute_names is not None else None
-    return tag_words(entry.label_names[keep], names)
-
-
-def require_attributes(store: RegionStore, path: str) -> None:
-    """Refuses attribute-led tags over a store (`path`) that holds no region attributes.
-
-    Raises:
-        ValueError: naming the store.
-    """
-    if not store.has_attributes:
-        raise ValueError(f"tag_attributes is set but {path} holds no region attributes")

@@ -1,8 +1,6 @@
-"""Pretraining: the LightningModule, its objective mixing, heads and optimizer schedule."""
+"""Pretraining: the LightningModule, its objective mixing and heads (the shared training layer is `vlp.train`)."""
 
 from vlp.pretrain.mixing import ObjectiveWeights
 from vlp.pretrain.module import PretrainModule
-from vlp.pretrain.optim import OptimizerSettings
-from vlp.pretrain.report import MetricsReport
 
-__all__ = ["MetricsReport", "ObjectiveWeights", "OptimizerSettings", "PretrainModule"]
+__all__ = ["ObjectiveWeights", "PretrainModule"]

@@ -34,9 +34,9 @@ from vlp.objectives.infonce import LogitScale
 from vlp.objectives.output import ObjectiveOutput
 from vlp.pretrain.compute import compute_objectives
 from vlp.pretrain.heads import build_heads
-from vlp.pretrain.init import InitFormat, load_initial_weights
 from vlp.pretrain.mixing import Mixing, ObjectiveWeights, sample_objective
-from vlp.pretrain.optim import OptimizerSettings, lightning_optimizers
+from vlp.train.init import InitFormat, load_initial_weights
+from vlp.train.optim import OptimizerSettings, lightning_optimizers
 
 HARD_NEGATIVE_STREAM = 2**62
 """Added to the per-batch seed of the hard-negative draws: past every objective-sampling seed (below 2**62 plus the
@@ -58,7 +58,8 @@ class PretrainModule(LightningModule):
         embed_dim: width of the InfoNCE embeddings.
         optimizer: AdamW and its warmup and linear decay, counted in optimizer steps.
         init_from: a checkpoint to start from (see `init_format`); None starts from random weights.
-        init_format: `vlp` folder, `hf-bert` folder, or official `oscar` checkpoint folder.
+        init_format: `vlp` folder, `hf-bert` folder, official `oscar` checkpoint folder, or `uniter` checkpoint
+            (see `vlp.train.init.read_checkpoint`).
         export_dir: where `on_fit_end` writes the pretrained vlp folder; default `<default_root_dir>/pretrained`.
         tokenizer_from: a folder or `vocab.txt` whose tokenizer files go into the export.
         itm_hard_negatives: in training, redraw the image of each text that the collate paired with another image in

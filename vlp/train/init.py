@@ -1,4 +1,4 @@
-"""Initial weights of a pretraining run: a vlp folder, a Hugging Face BERT, or an Oscar/VinVL checkpoint."""
+"""Initial weights of any task's run: a vlp folder, a Hugging Face BERT, an Oscar/VinVL folder, a UNITER checkpoint."""
 
 from __future__ import annotations
 
@@ -12,20 +12,52 @@ from vlp.convert.base import Converted
 from vlp.convert.folder import read_folder
 from vlp.convert.hf_bert import read_hf_bert
 from vlp.convert.oscar import read_oscar
+from vlp.convert.uniter import read_uniter
 from vlp.model import VLConfig, VLModel
 
-InitFormat = Literal["vlp", "hf-bert", "oscar"]
+InitFormat = Literal["vlp", "hf-bert", "oscar", "uniter"]
 
 # Fields that describe training, not the architecture: a checkpoint may differ from the run's config in these.
 TRAINING_FIELDS = ("hidden_dropout", "attention_dropout", "initializer_range", "attention_init")
 
 
+def uniter_config_beside(path: Path) -> Path:
+    """The model config JSON of a UNITER `.pt` file: `<name>.json` beside it, else `config.json` in its folder.
+
+    Raises:
+        FileNotFoundError: naming both places.
+    """
+    candidates = (path.with_suffix(".json"), path.parent / "config.json")
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError(
+        f"{path}: a UNITER checkpoint needs its model config JSON (e.g. UNITER's config/uniter-base.json) at "
+        f"{candidates[0]} or {candidates[1]}"
+    )
+
+
 def read_checkpoint(path: str | Path, format: InitFormat, config: VLConfig) -> Converted:
-    """Reads a checkpoint in vlp names; a BERT gets the region part that `config` asks for."""
+    """Reads a checkpoint in vlp names; a BERT gets the region part that `config` asks for.
+
+    Args:
+        path: the checkpoint: a folder for `vlp`, `hf-bert` and `oscar`; for `uniter` a folder as `vlp convert` writes
+            it, or UNITER's released `.pt` file with its model config beside it (`uniter_config_beside`).
+        format: the checkpoint's format.
+        config: the run's model config.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"init_from {path} does not exist (a vlp folder written by pretraining, or a {format} checkpoint); pass "
+            "--model.init_args.init_from=null to start from random weights"
+        )
     if format == "hf-bert":
         return read_hf_bert(path, config.region_style, config.region_feature_dim, config.use_region_layernorm)
     if format == "oscar":
         return read_oscar(path)
+    if format == "uniter":
+        return read_uniter(path, None if path.is_dir() else uniter_config_beside(path))
     return read_folder(path)
 
 

@@ -8,7 +8,7 @@ import torch
 from lightning.pytorch import LightningModule, Trainer
 from torch.utils.data import DataLoader, TensorDataset
 
-from vlp.pretrain import MetricsReport
+from vlp.train import MetricsReport
 
 STEPS = 4
 
