@@ -40,7 +40,7 @@ from torch import nn
 from vlp.convert import oscar
 from vlp.convert.base import VLBundle, import_state_dict
 from vlp.convert.reference import OscarReference
-from vlp.model import VLConfig, VLModel
+from vlp.model import RegionInputs, TextInputs, VLConfig, VLModel
 
 TEXT, REGIONS = 35, 50
 MIXES = ("full", "mixed")
@@ -83,7 +83,10 @@ def forward(model: nn.Module, inputs: dict[str, torch.Tensor]) -> tuple[torch.Te
         mask = torch.cat([inputs["text_mask"], inputs["region_mask"]], dim=1).long()
         regions = torch.cat([inputs["region_features"], inputs["region_geometry"]], dim=-1)
         return model(inputs["input_ids"], inputs["token_type_ids"], mask, regions)
-    output = model(**inputs)
+    output = model(
+        TextInputs(inputs["input_ids"], inputs["token_type_ids"], inputs["text_mask"]),
+        RegionInputs(inputs["region_features"], inputs["region_geometry"], inputs["region_mask"]),
+    )
     return output.sequence_output, output.pooled_output
 
 

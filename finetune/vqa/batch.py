@@ -10,11 +10,11 @@ from dataclasses import dataclass
 
 import torch
 
-from vlp.data.batch import RegionInputs, TextInputs, _Pinnable
+from vlp.model.inputs import Pinnable, RegionInputs, TextInputs
 
 
 @dataclass
-class VQABatch(_Pinnable):
+class VQABatch(Pinnable):
     """One batch of VQA questions with their images.
 
     Attributes:

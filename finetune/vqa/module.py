@@ -183,11 +183,7 @@ class VQAModule(LightningModule):
 
     def forward(self, batch: VQABatch) -> torch.Tensor:
         """[B, C] answer logits of a batch."""
-        text, regions = batch.text, batch.regions
-        output = self.model(
-            text.input_ids, text.token_type_ids, text.text_mask, regions.features, regions.geometry, regions.mask
-        )
-        return self.heads["classifier"](output.pooled_output)
+        return self.heads["classifier"](self.model(batch.text, batch.regions).pooled_output)
 
     def predicted_answers(self, logits: torch.Tensor) -> list[str]:
         """[B] the highest scoring answer of each row of [B, C] logits."""

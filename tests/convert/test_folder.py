@@ -44,7 +44,8 @@ def test_write_then_load_gives_the_same_model_and_heads(tmp_path: Path):
         "init_args": bundle.head_specs["vqa"].init_args,
     }
 
-    loaded = load_pretrained(tmp_path / "out").eval()
+    loaded = load_pretrained(tmp_path / "out")
+    assert not any(module.training for module in loaded.modules())  # eval mode, as transformers' from_pretrained
     assert loaded.config == bundle.config and loaded.head_specs == bundle.head_specs
     assert loaded.state_dict().keys() == bundle.state_dict().keys()
     for key, value in bundle.state_dict().items():

@@ -13,6 +13,7 @@ from transformers import BertConfig, BertForPreTraining, BertModel, BertTokenize
 
 from tests.model.factories import randomize_
 from vlp.convert.hf_bert import read_hf_bert
+from vlp.model import TextInputs
 
 TINY_BERT = BertConfig(
     vocab_size=91,
@@ -57,7 +58,7 @@ def test_tiny_random_bert_outputs_are_bert_outputs(tmp_path: Path, safe_serializ
     inputs = padded_text(TINY_BERT.vocab_size, [11, 6, 1], 11)
     with torch.no_grad():
         expected = bert(**inputs)
-        ours = model(inputs["input_ids"], inputs["token_type_ids"], inputs["attention_mask"])
+        ours = model(TextInputs(inputs["input_ids"], inputs["token_type_ids"], inputs["attention_mask"]))
     real = inputs["attention_mask"].bool()
     assert_close(ours.sequence_output[real], expected.last_hidden_state[real])
     assert_close(ours.pooled_output, expected.pooler_output)
@@ -73,7 +74,7 @@ def test_pretraining_heads_are_bert_heads(tmp_path: Path):
     inputs = padded_text(TINY_BERT.vocab_size, [8, 5], 8)
     with torch.no_grad():
         expected = bert(**inputs)
-        ours = bundle.model(inputs["input_ids"], inputs["token_type_ids"], inputs["attention_mask"])
+        ours = bundle.model(TextInputs(inputs["input_ids"], inputs["token_type_ids"], inputs["attention_mask"]))
         logits = bundle.heads["mlm"](ours.sequence_output, bundle.model.word_embedding_weight)
     real = inputs["attention_mask"].bool()
     assert_close(logits[real], expected.prediction_logits[real])
@@ -92,7 +93,7 @@ def test_real_minilm_checkpoint_outputs_are_bert_outputs():
     inputs = tokenizer(sentences, padding=True, return_tensors="pt")
     with torch.no_grad():
         expected = bert(**inputs)
-        ours = bundle.model(inputs["input_ids"], inputs["token_type_ids"], inputs["attention_mask"])
+        ours = bundle.model(TextInputs(inputs["input_ids"], inputs["token_type_ids"], inputs["attention_mask"]))
     real = inputs["attention_mask"].bool()
     assert not real.all(), "the batch should exercise padding"
     assert_close(ours.sequence_output[real], expected.last_hidden_state[real])

@@ -10,7 +10,7 @@ import torch
 from torch.testing import assert_close
 
 from tests.convert.official import MLM_HEAD_KEYS, bert_keys, save_uniter, uniter_config_json
-from tests.model.factories import make_batch, randomize_, tiny
+from tests.model.factories import make_batch, randomize_, tiny, typed
 from vlp.convert.base import CheckpointMismatchError
 from vlp.convert.reference import UniterReference, uniter_gather_layout
 from vlp.convert.uniter import read_uniter, write_uniter
@@ -75,7 +75,7 @@ def test_converted_checkpoint_computes_what_uniter_computes(tmp_path: Path):
             gather_index,
             img_masks=masked,
         )
-        ours = bundle.model(**(batch.inputs() | {"token_type_ids": None}), masked_regions=masked)
+        ours = bundle.model(**typed(batch.tensors() | {"token_type_ids": None}), masked_regions=masked)
     # UNITER's output j is the padded-layout position gather_index[:, j]; compare where UNITER has real tokens.
     states = ours.sequence_output.gather(1, gather_index.unsqueeze(-1).expand(-1, -1, config.hidden_size))
     assert_close(states[attn_masks], sequence[attn_masks])
@@ -103,7 +103,7 @@ def test_masked_regions_change_only_through_the_mask_embedding(tmp_path: Path):
         with_mask = bundle.model(**batch.inputs(), masked_regions=masked).sequence_output
         features = batch.region_features.clone()
         features[masked] += bundle.model.region_embeddings.mask_embedding[1]
-        shifted = bundle.model(**(batch.inputs() | {"region_features": features})).sequence_output
+        shifted = bundle.model(**typed(batch.tensors() | {"region_features": features})).sequence_output
     assert not torch.allclose(plain, with_mask)
     assert_close(with_mask, shifted)
 

@@ -45,10 +45,7 @@ def test_training_loss_is_bce_summed_over_answers(vqa_data: VQAData) -> None:
     batch = next(iter(datamodule.train_dataloader()))
     loss = module.training_step(batch, 0)
 
-    text, regions = batch.text, batch.regions
-    pooled = module.model(
-        text.input_ids, text.token_type_ids, text.text_mask, regions.features, regions.geometry, regions.mask
-    ).pooled_output
+    pooled = module.model(batch.text, batch.regions).pooled_output
     head = module.heads["classifier"]
     logits = head.out(F.relu(head.dense(pooled)))  # no dropout in this config
     assert batch.targets is not None

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 import torch
 from torch import nn
 
-from vlp.model import VLConfig
+from vlp.model import RegionInputs, TextInputs, VLConfig
 
 TINY = VLConfig(
     vocab_size=97,
@@ -55,8 +55,20 @@ class Batch:
         """[B, T + R] bool, real tokens in the padded layout."""
         return torch.cat([self.text_mask, self.region_mask], dim=1)
 
-    def inputs(self) -> dict[str, torch.Tensor]:
+    @property
+    def text(self) -> TextInputs:
+        return TextInputs(self.input_ids, self.token_type_ids, self.text_mask)
+
+    @property
+    def regions(self) -> RegionInputs:
+        return RegionInputs(self.region_features, self.region_geometry, self.region_mask)
+
+    def inputs(self) -> dict[str, TextInputs | RegionInputs]:
         """Keyword arguments of `VLModel.forward`."""
+        return {"text": self.text, "regions": self.regions}
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        """The batch's tensors by the names `typed` reads, for tests that change one of them."""
         return {
             "input_ids": self.input_ids,
             "token_type_ids": self.token_type_ids,
@@ -65,6 +77,19 @@ class Batch:
             "region_geometry": self.region_geometry,
             "region_mask": self.region_mask,
         }
+
+
+def typed(tensors: dict[str, torch.Tensor | None]) -> dict[str, TextInputs | RegionInputs]:
+    """`VLModel.forward`'s `text` and `regions` from tensors named as `Batch.tensors` names them; a part whose ids or
+    features are absent is left out."""
+    inputs: dict[str, TextInputs | RegionInputs] = {}
+    if "input_ids" in tensors:
+        inputs["text"] = TextInputs(tensors["input_ids"], tensors.get("token_type_ids"), tensors.get("text_mask"))
+    if "region_features" in tensors:
+        inputs["regions"] = RegionInputs(
+            tensors["region_features"], tensors["region_geometry"], tensors.get("region_mask")
+        )
+    return inputs
 
 
 def make_batch(

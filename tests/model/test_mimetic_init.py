@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from tests.model.factories import tiny
-from vlp.model import VLConfig, VLModel
+from vlp.model import TextInputs, VLConfig, VLModel
 from vlp.model.init import MIMETIC_QUERY_KEY, MIMETIC_VALUE_OUTPUT
 
 
@@ -87,7 +87,7 @@ def membership_accuracy(attention_init: str, steps: int) -> float:
         ids = torch.cat(
             [torch.full((batch, 1), 2), query[:, None], torch.full((batch, 1), 3), drawn, torch.full((batch, 1), 3)], 1
         )
-        logits = head(model(ids, types, torch.ones_like(ids, dtype=torch.bool)).pooled_output)
+        logits = head(model(TextInputs(ids, types)).pooled_output)
         loss = nn.functional.cross_entropy(logits, labels)
         optimizer.zero_grad()
         loss.backward()

@@ -69,5 +69,6 @@ def read_folder(path: str | Path) -> Converted:
 def load_pretrained(
     path: str | Path, allow_missing: Collection[str] = (), allow_unexpected: Collection[str] = ()
 ) -> VLBundle:
-    """Loads a vlp folder as a `VLBundle` (model and heads), raising on any mismatch that is not allowed."""
-    return read_folder(path).build(allow_missing, allow_unexpected)
+    """Loads a vlp folder as a `VLBundle` (model and heads) in eval mode, as `from_pretrained` does in transformers
+    (call `.train()` to finetune it), raising on any mismatch that is not allowed."""
+    return read_folder(path).build(allow_missing, allow_unexpected).eval()

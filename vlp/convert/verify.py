@@ -11,6 +11,7 @@ from vlp.convert.base import VLBundle
 from vlp.convert.files import find_weights, read_state_dict
 from vlp.convert.reference import OscarReference, UniterReference, bert_config, uniter_gather_layout
 from vlp.convert.uniter import uniter_files
+from vlp.model import RegionInputs, TextInputs
 
 VERIFIABLE = ("hf-bert", "oscar", "uniter")
 
@@ -54,7 +55,7 @@ def verify(bundle: VLBundle, source_format: str, source: str | Path, seed: int =
         has_pooler = not any(key.startswith("pooler.") for key in missing)
         expected = reference(input_ids=input_ids, attention_mask=text_mask.long(), token_type_ids=token_types)
         expected_sequence, expected_pooled = expected.last_hidden_state, expected.pooler_output
-        ours = model(input_ids, token_types, text_mask)
+        ours = model(TextInputs(input_ids, token_types, text_mask))
         sequence, valid = ours.sequence_output, text_mask
     elif source_format == "oscar":
         reference = OscarReference(config).eval()
@@ -63,7 +64,7 @@ def verify(bundle: VLBundle, source_format: str, source: str | Path, seed: int =
         expected_sequence, expected_pooled = reference(
             input_ids, token_types, valid.long(), torch.cat([features, geometry], dim=-1)
         )
-        ours = model(input_ids, token_types, text_mask, features, geometry, region_mask)
+        ours = model(TextInputs(input_ids, token_types, text_mask), RegionInputs(features, geometry, region_mask))
         sequence = ours.sequence_output
     else:
         reference = UniterReference(config).eval()
@@ -73,7 +74,7 @@ def verify(bundle: VLBundle, source_format: str, source: str | Path, seed: int =
         expected_sequence, expected_pooled = reference(
             input_ids, torch.arange(text).unsqueeze(0), features, geometry, valid.long(), gather_index
         )
-        ours = model(input_ids, token_types, text_mask, features, geometry, region_mask)
+        ours = model(TextInputs(input_ids, token_types, text_mask), RegionInputs(features, geometry, region_mask))
         # UNITER's outputs sit at `gather_index` of the padded [text, regions] layout that ours keep.
         sequence = ours.sequence_output.gather(1, gather_index.unsqueeze(-1).expand(-1, -1, config.hidden_size))
     pooled = (expected_pooled - ours.pooled_output).abs().max().item() if has_pooler else float("nan")

@@ -4,64 +4,20 @@ Shapes: B examples, T tokens (the longest text of the batch), R regions (the mos
 width, G geometry width (6 oscar, 7 uniter). Padding is right-aligned and masked out; label tensors hold -100
 (`vlp.objectives.output.IGNORE_INDEX`) where no loss is taken.
 
-The dataclasses are plain (not frozen) so that Lightning can move them between devices field by field.
+`TextInputs` and `RegionInputs` are the model's own input types (`vlp.model.inputs`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import torch
 
-
-def _pin(value: object) -> object:
-    """Pins tensors and nested batch parts; leaves everything else (ids, None) as it is."""
-    return value.pin_memory() if hasattr(value, "pin_memory") else value
-
-
-class _Pinnable:
-    """`DataLoader(pin_memory=True)` calls `pin_memory()` on batch types it does not know."""
-
-    def pin_memory(self) -> _Pinnable:
-        for field in fields(self):  # type: ignore[arg-type]
-            setattr(self, field.name, _pin(getattr(self, field.name)))
-        return self
+from vlp.model.inputs import Pinnable, RegionInputs, TextInputs
 
 
 @dataclass
-class TextInputs(_Pinnable):
-    """`[CLS] text [SEP] text b [SEP]` sequences.
-
-    Attributes:
-        input_ids: Long[B, T] word-piece ids (after masking, where a masking objective applies).
-        token_type_ids: Long[B, T] 0 for the text, 1 for text b (tags or answer).
-        text_mask: Bool[B, T] True at real tokens.
-    """
-
-    input_ids: torch.Tensor
-    token_type_ids: torch.Tensor
-    text_mask: torch.Tensor
-
-
-@dataclass
-class RegionInputs(_Pinnable):
-    """Each example's regions.
-
-    Attributes:
-        features: Float[B, R, D] region features (unmasked: the module zeroes or masks them for region modelling).
-        geometry: Float[B, R, G] box geometry.
-        mask: Bool[B, R] True at real regions.
-        labels: Long[B, R] region labels in the dataset's `region_label_names`; -100 at padding.
-    """
-
-    features: torch.Tensor
-    geometry: torch.Tensor
-    mask: torch.Tensor
-    labels: torch.Tensor
-
-
-@dataclass
-class MatchingInputs(_Pinnable):
+class MatchingInputs(Pinnable):
     """The image-text matching view: every text with its own or another example's image.
 
     Attributes:
@@ -80,7 +36,7 @@ class MatchingInputs(_Pinnable):
 
 
 @dataclass
-class PretrainBatch(_Pinnable):
+class PretrainBatch(Pinnable):
     """One batch of pretraining data with the corruption of every objective the collate was asked for.
 
     Attributes:

@@ -3,6 +3,7 @@
 from vlp.model.attention import KVCache
 from vlp.model.config import VLConfig
 from vlp.model.heads import ClassificationHead, EmbeddingProjection, MLPClassificationHead, TiedPredictionHead
+from vlp.model.inputs import RegionInputs, TextInputs
 from vlp.model.model import VLModel, VLOutput
 
 __all__ = [
@@ -10,6 +11,8 @@ __all__ = [
     "EmbeddingProjection",
     "KVCache",
     "MLPClassificationHead",
+    "RegionInputs",
+    "TextInputs",
     "TiedPredictionHead",
     "VLConfig",
     "VLModel",

@@ -12,6 +12,7 @@ from vlp.model.config import VLConfig
 from vlp.model.embeddings import OscarRegionEmbeddings, TextEmbeddings, UniterRegionEmbeddings
 from vlp.model.encoder import Encoder
 from vlp.model.init import init_weights, mimetic_init
+from vlp.model.inputs import RegionInputs, TextInputs
 from vlp.model.packing import TokenLayout
 
 
@@ -66,28 +67,22 @@ class VLModel(nn.Module):
 
     def forward(
         self,
-        input_ids: torch.Tensor | None = None,
-        token_type_ids: torch.Tensor | None = None,
-        text_mask: torch.Tensor | None = None,
-        region_features: torch.Tensor | None = None,
-        region_geometry: torch.Tensor | None = None,
-        region_mask: torch.Tensor | None = None,
+        text: TextInputs | None = None,
+        regions: RegionInputs | None = None,
+        *,
         attention_mask_3d: torch.Tensor | None = None,
         past_key_values: KVCache | None = None,
         use_cache: bool = False,
-        *,
         position_ids: torch.Tensor | None = None,
         masked_regions: torch.Tensor | None = None,
     ) -> VLOutput:
         """Encodes `[text tokens, regions]`; either part may be left out (text-only or image-only passes).
 
         Args:
-            input_ids: [B, T] word-piece ids (`[CLS] text [SEP] tags [SEP]`).
-            token_type_ids: [B, T] segment ids; zeros when omitted.
-            text_mask: [B, T] 1 for real tokens, 0 for padding; all real when omitted.
-            region_features: [B, R, D] region features.
-            region_geometry: [B, R, G] box geometry, G = `config.geometry_dim` (6 for oscar, 7 for uniter).
-            region_mask: [B, R] 1 for real regions, 0 for padding; all real when omitted.
+            text: [B, T] word-piece ids (`[CLS] text [SEP] tags [SEP]`), their segment ids (zeros when None) and mask
+                of real tokens (all real when None).
+            regions: [B, R, D] region features, [B, R, G] box geometry (G = `config.geometry_dim`: 6 oscar, 7 uniter)
+                and [B, R] mask of real regions (all real when None).
             attention_mask_3d: [B, T + R, P + T + R] per-example mask, nonzero where a query may attend a key (e.g.
                 captioning's seq2seq mask); padding is always masked on top of it. The first P columns are the cached
                 keys in cache order, where P = `past_key_values.length` (0 without a cache). Every real token must be
@@ -102,21 +97,23 @@ class VLModel(nn.Module):
         Returns:
             `VLOutput` with [B, T + R, H] states, [B, H] pooled output and the cache when `use_cache`.
         """
-        if input_ids is None and region_features is None:
-            raise ValueError("give input_ids, region_features or both")
+        if text is None and regions is None:
+            raise ValueError("give text, regions or both")
         parts, masks = [], []
-        if input_ids is not None:
+        if text is not None:
+            input_ids = text.input_ids
             first_position = 0 if past_key_values is None else past_key_values.text_length
-            parts.append(self.text_embeddings(input_ids, token_type_ids, position_ids, first_position))
-            masks.append(torch.ones_like(input_ids, dtype=torch.bool) if text_mask is None else text_mask.bool())
-        if region_features is not None:
-            if region_geometry is None:
-                raise ValueError("region_features need region_geometry")
-            parts.append(self._embed_regions(region_features, region_geometry, masked_regions))
+            parts.append(self.text_embeddings(input_ids, text.token_type_ids, position_ids, first_position))
             masks.append(
-                torch.ones(region_features.shape[:2], dtype=torch.bool, device=region_features.device)
-                if region_mask is None
-                else region_mask.bool()
+                torch.ones_like(input_ids, dtype=torch.bool) if text.text_mask is None else text.text_mask.bool()
+            )
+        if regions is not None:
+            features = regions.features
+            parts.append(self._embed_regions(features, regions.geometry, masked_regions))
+            masks.append(
+                torch.ones(features.shape[:2], dtype=torch.bool, device=features.device)
+                if regions.mask is None
+                else regions.mask.bool()
             )
         embeddings = parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
         layout = TokenLayout.from_mask(masks[0] if len(masks) == 1 else torch.cat(masks, dim=1))
@@ -130,11 +127,35 @@ class VLModel(nn.Module):
         cache = None
         if present is not None:
             key_valid = layout.slot_valid if past_valid is None else torch.cat([past_valid, layout.slot_valid], dim=1)
-            text_length = 0 if input_ids is None else input_ids.shape[1]
+            text_length = 0 if text is None else text.input_ids.shape[1]
             if past_key_values is not None:
                 text_length += past_key_values.text_length
             cache = KVCache(tuple(present[0]), tuple(present[1]), key_valid, text_length)
         return VLOutput(layout.unpack(hidden), pooled, cache)
+
+    def encode_text(self, text: TextInputs, projection: nn.Module) -> torch.Tensor:
+        """Float[B, E] unit-norm embeddings of a text-only pass over each text's first segment (`[CLS] text [SEP]`,
+        token type 0: text b, e.g. image-derived tags, is left out), as InfoNCE, retrieval shortlists and zero-shot
+        classification compare them.
+
+        Args:
+            text: [B, T] texts.
+            projection: the pooled-output projection (`EmbeddingProjection`, the `text_projection` head of a model
+                pretrained with InfoNCE): [B, H] -> [B, E], L2-normalised.
+        """
+        token_types = torch.zeros_like(text.input_ids) if text.token_type_ids is None else text.token_type_ids
+        real = torch.ones_like(text.input_ids, dtype=torch.bool) if text.text_mask is None else text.text_mask.bool()
+        first_segment = TextInputs(text.input_ids, token_types, real & (token_types == 0))
+        return projection(self(first_segment).pooled_output)
+
+    def encode_image(self, regions: RegionInputs, projection: nn.Module) -> torch.Tensor:
+        """Float[B, E] unit-norm embeddings of an image-only pass over each example's regions.
+
+        Args:
+            regions: [B, R] regions.
+            projection: the `image_projection` head of a model pretrained with InfoNCE: [B, H] -> [B, E].
+        """
+        return projection(self(regions=regions).pooled_output)
 
     def _embed_regions(
         self, features: torch.Tensor, geometry: torch.Tensor, masked: torch.Tensor | None

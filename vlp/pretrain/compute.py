@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vlp.data.batch import MatchingInputs, PretrainBatch
-from vlp.model import VLModel, VLOutput
+from vlp.model import RegionInputs, TextInputs, VLModel, VLOutput
 from vlp.objectives.infonce import MAX_LOGIT_SCALE, clamp_logit_scale, info_nce_loss
 from vlp.objectives.itm import itm_loss, pair_images
 from vlp.objectives.masked_regions import region_feature_regression_loss, region_label_loss
@@ -54,10 +54,8 @@ def masked_views(objectives: Sequence[str], shared: bool) -> list[tuple[bool, bo
 
 def _encode(
     model: VLModel,
-    input_ids: torch.Tensor,
+    text: TextInputs,
     batch: PretrainBatch,
-    token_type_ids: torch.Tensor,
-    text_mask: torch.Tensor,
     masked_regions: torch.Tensor | None,
     image_index: torch.Tensor | None = None,
 ) -> VLOutput:
@@ -69,15 +67,7 @@ def _encode(
         features, geometry, region_mask = features[image_index], geometry[image_index], region_mask[image_index]
     if masked_regions is not None and model.config.region_style == "oscar":
         features, masked_regions = features.masked_fill(masked_regions[..., None], 0.0), None
-    return model(
-        input_ids,
-        token_type_ids,
-        text_mask,
-        features,
-        geometry,
-        region_mask,
-        masked_regions=masked_regions,
-    )
+    return model(text, RegionInputs(features, geometry, region_mask), masked_regions=masked_regions)
 
 
 def _masked_pass(
@@ -91,7 +81,7 @@ def _masked_pass(
     text = batch.text
     input_ids = text.input_ids if mask_text else batch.unmasked_input_ids()
     masked = batch.masked_regions & batch.regions.mask if mask_regions else None
-    output = _encode(model, input_ids, batch, text.token_type_ids, text.text_mask, masked)
+    output = _encode(model, TextInputs(input_ids, text.token_type_ids, text.text_mask), batch, masked)
     length = input_ids.shape[1]
     text_states, region_states = output.sequence_output[:, :length], output.sequence_output[:, length:]
     results: dict[str, ObjectiveOutput] = {}
@@ -113,8 +103,7 @@ def _masked_pass(
 
 
 def _matching(model: VLModel, heads: nn.ModuleDict, batch: PretrainBatch, view: MatchingInputs) -> ObjectiveOutput:
-    text = view.text
-    output = _encode(model, text.input_ids, batch, text.token_type_ids, text.text_mask, None, view.image_index)
+    output = _encode(model, view.text, batch, None, view.image_index)
     return itm_loss(heads["itm"](output.pooled_output), view.labels)
 
 
@@ -124,12 +113,10 @@ def _embeddings(model: VLModel, heads: nn.ModuleDict, batch: PretrainBatch) -> t
     labels = batch.contrastive_labels
     if labels is not None and bool((labels == CAPTION_REPLACED).any()):
         raise ValueError("infonce needs each caption with its own image: do not combine it with 3-way pollution")
-    text = batch.text
-    caption_mask = text.text_mask & (text.token_type_ids == 0)
-    texts = model(batch.unmasked_input_ids(), text.token_type_ids, caption_mask).pooled_output
-    regions = batch.regions
-    images = model(region_features=regions.features, region_geometry=regions.geometry, region_mask=regions.mask)
-    return heads["text_projection"](texts), heads["image_projection"](images.pooled_output)
+    text = TextInputs(batch.unmasked_input_ids(), batch.text.token_type_ids, batch.text.text_mask)
+    return model.encode_text(text, heads["text_projection"]), model.encode_image(
+        batch.regions, heads["image_projection"]
+    )
 
 
 def in_batch_similarity(texts: torch.Tensor, images: torch.Tensor, logit_scale: torch.Tensor) -> torch.Tensor:
