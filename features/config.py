@@ -51,6 +51,8 @@ class RunSettings:
         if_exists: what to do with an existing store file: resume (skip its images), error, or overwrite.
         progress: "auto" (a bar on a terminal, else log lines), "bar", "log" or "none".
         log_every_s: seconds between progress log lines.
+        torch_threads: CPU threads of each extraction process's torch; 0 chooses (`features.threads.cpu_threads`):
+            the cores left beside the decoding workers, shared between the local processes.
     """
 
     batch_size: int = 8
@@ -63,6 +65,7 @@ class RunSettings:
     if_exists: str = "resume"
     progress: str = "auto"
     log_every_s: float = 30.0
+    torch_threads: int = 0
 
 
 @dataclass

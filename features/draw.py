@@ -6,6 +6,7 @@ found or decoded is drawn on a grey canvas of its stored size, so the boxes can 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import zlib
@@ -69,7 +70,8 @@ def draw_images(
     Args:
         store: the region store.
         image_ids: ids to draw.
-        out_dir: where the PNGs go (`<id with / as __>.png`).
+        out_dir: where the PNGs go: `<id>.png`, or for an id that is not a safe file name, the id with `/` as `__` and
+            other characters as `_`, then a hash of the id (`a b` -> `a_b-<hash>.png`).
         images: the image source, as for extraction; None draws on grey canvases.
         image_root: where relative names of a json or list file live.
         max_boxes: regions drawn per image at most.
@@ -113,4 +115,9 @@ def _colour(name: str) -> tuple[int, int, int]:
 
 
 def _file_name(image_id: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]", "_", image_id.replace("/", "__"))
+    """A file name for an image id, distinct for distinct ids: ids that are already safe names keep them; others are
+    made safe and get a hash of the id, so that `猫` and `犬`, or `a b` and `a_b`, never write the same file."""
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", image_id.replace("/", "__"))
+    if safe == image_id:
+        return safe
+    return f"{safe}-{hashlib.sha1(image_id.encode('utf-8')).hexdigest()[:10]}"

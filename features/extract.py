@@ -22,6 +22,7 @@ from features.inputs import ImageItem, list_images
 from features.pipeline import ShardSummary, extract_images
 from features.progress import Progress
 from features.sharding import ShardPlan, check_layout, plan_shards, select_shard
+from features.threads import cpu_threads
 from vlp.store import RegionStoreWriter
 
 
@@ -40,10 +41,9 @@ def run_extraction(config: ExtractionConfig) -> list[ShardSummary]:
     plans = plan_shards(run.shard_index, run.shard_count, run.processes, run.device)
     check_layout(config.output, plans[0].count)
     shares = [select_shard(items, plan.index, plan.count) for plan in plans]
+    threads = cpu_threads(run.torch_threads, run.num_workers, len(plans))
     if len(plans) == 1:
-        return [extract_shard(config, shares[0], plans[0])]
-    # Spawned processes share the machine's cores; on CPU each takes its part of the threads.
-    threads = max(1, torch.get_num_threads() // len(plans))
+        return [_extract_in_child(config, shares[0], plans[0], threads)]
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(len(plans), mp_context=context) as pool:
         futures = [
@@ -56,9 +56,15 @@ def run_extraction(config: ExtractionConfig) -> list[ShardSummary]:
 def _extract_in_child(
     config: ExtractionConfig, items: Sequence[ImageItem], plan: ShardPlan, threads: int
 ) -> ShardSummary:
-    if not plan.device.startswith("cuda"):
-        torch.set_num_threads(threads)
-    return extract_shard(config, items, plan)
+    """`extract_shard` with `threads` torch CPU threads, restored after (a GPU run keeps torch's own setting)."""
+    if plan.device.startswith("cuda"):
+        return extract_shard(config, items, plan)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        return extract_shard(config, items, plan)
+    finally:
+        torch.set_num_threads(before)
 
 
 def extract_shard(config: ExtractionConfig, items: Sequence[ImageItem], plan: ShardPlan) -> ShardSummary:

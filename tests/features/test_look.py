@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -14,6 +17,7 @@ from tests.features.images import pattern
 from vlp.store import RegionStoreWriter, shard_path
 
 LABELS = ["cat", "dog", "bird"]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def entries(seed: int, count: int) -> list[dict]:
@@ -79,3 +83,29 @@ def test_draw_puts_boxes_and_tags_on_the_images(tmp_path, capsys):
     assert grey.shape == (60, 80, 3) and tuple(grey[55, 75]) == (128, 128, 128)  # not among the images: a canvas
     assert main(["draw", str(store), "--ids", "missing", "--out", str(tmp_path / "out")]) == 2
     assert "'missing' is not in the region store" in capsys.readouterr().err
+
+
+def test_draw_gives_ids_that_share_a_safe_name_their_own_files(tmp_path, capsys):
+    store = tmp_path / "feats.h5"
+    ids = ["猫", "犬", "a b", "a_b", "x/y", "x__y"]
+    with RegionStoreWriter(store, 8, provenance={"backend": "test"}) as writer:
+        for image_id, entry in zip(ids, entries(0, len(ids)), strict=True):
+            writer.add(**(entry | {"image_id": image_id, "attributes": None}))
+    assert main(["draw", str(store), "--ids", *ids, "--out", str(tmp_path / "out")]) == 0
+    written = capsys.readouterr().out.split()
+    assert len(set(written)) == len(ids) == len(list((tmp_path / "out").glob("*.png")))
+    assert tmp_path / "out" / "a_b.png" == Path(written[3])  # a safe id keeps its plain name
+
+
+def test_inspect_into_a_closed_pipe_ends_quietly(tmp_path):
+    # 6,000 distinct labels print far more than a pipe buffers, so `head` closes the pipe while inspect still writes.
+    with RegionStoreWriter(tmp_path / "feats.h5", 8, provenance={"backend": "test"}) as writer:
+        for index in range(200):
+            labels = [f"label-{index}-{k}" for k in range(30)]
+            boxes = np.tile(np.array([[1, 1, 5, 5]], np.float32), (30, 1))
+            features = np.zeros((30, 8), np.float32)
+            writer.add(str(index), (10, 10), features, boxes, np.ones(30, np.float32), labels)
+    command = f"{sys.executable} -m features.cli inspect {tmp_path / 'feats.h5'} --top 6000 | head -n 2"
+    result = subprocess.run(["bash", "-o", "pipefail", "-c", command], capture_output=True, text=True, cwd=ROOT)
+    assert (result.returncode, result.stderr) == (0, "")
+    assert len(result.stdout.splitlines()) == 2

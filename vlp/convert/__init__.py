@@ -5,11 +5,33 @@ unexpected keys); `Converted.build` checks the report and instantiates a `VLBund
 writers take.
 """
 
-from vlp.convert.base import CheckpointMismatchError, Converted, HeadSpec, LoadReport, VLBundle
-from vlp.convert.folder import load_pretrained, read_folder, write_folder
-from vlp.convert.hf_bert import read_hf_bert
-from vlp.convert.oscar import read_oscar, write_oscar
-from vlp.convert.uniter import read_uniter, write_uniter
+import importlib
+from typing import Any
+
+# Where each name lives. They are imported on first use, so that `vlp convert --help` (which imports this package)
+# answers without loading torch.
+_LOCATIONS = {
+    "CheckpointMismatchError": "vlp.convert.base",
+    "Converted": "vlp.convert.base",
+    "HeadSpec": "vlp.convert.base",
+    "LoadReport": "vlp.convert.base",
+    "VLBundle": "vlp.convert.base",
+    "load_pretrained": "vlp.convert.folder",
+    "read_folder": "vlp.convert.folder",
+    "write_folder": "vlp.convert.folder",
+    "read_hf_bert": "vlp.convert.hf_bert",
+    "read_oscar": "vlp.convert.oscar",
+    "write_oscar": "vlp.convert.oscar",
+    "read_uniter": "vlp.convert.uniter",
+    "write_uniter": "vlp.convert.uniter",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LOCATIONS:
+        raise AttributeError(f"module 'vlp.convert' has no attribute {name!r}")
+    return getattr(importlib.import_module(_LOCATIONS[name]), name)
+
 
 __all__ = [
     "CheckpointMismatchError",

@@ -271,6 +271,27 @@ def export_state_dict(
     return out
 
 
+def check_shapes(state: Mapping[str, torch.Tensor], expected: Mapping[str, torch.Tensor], source: str) -> None:
+    """Refuses tensors whose shape differs from the model's, before `load_state_dict` would fail on them.
+
+    Args:
+        state: the checkpoint's tensors, in vlp names.
+        expected: the built model's state dict (the shapes its config gives).
+        source: the checkpoint, for the message.
+
+    Raises:
+        CheckpointMismatchError: naming each such tensor (up to five) with both shapes.
+    """
+    wrong = [
+        f"{key} is {list(tensor.shape)} there but {list(expected[key].shape)} in the model its config describes"
+        for key, tensor in state.items()
+        if key in expected and tensor.shape != expected[key].shape
+    ]
+    if wrong:
+        more = f" (and {len(wrong) - 5} more)" if len(wrong) > 5 else ""
+        raise CheckpointMismatchError(f"{source}: tensor shapes differ: {'; '.join(wrong[:5])}{more}")
+
+
 @dataclass
 class Converted:
     """A checkpoint read from some format: the config, the heads found, the tensors in vlp names and the report."""
@@ -279,6 +300,7 @@ class Converted:
     heads: dict[str, HeadSpec]
     state_dict: dict[str, torch.Tensor]
     report: LoadReport
+    source: str = "the checkpoint"
 
     def build(self, allow_missing: Collection[str] = (), allow_unexpected: Collection[str] = ()) -> VLBundle:
         """Instantiates the model and heads and loads the tensors (see `LoadReport.check` for the arguments).
@@ -287,6 +309,7 @@ class Converted:
         """
         self.report.check(allow_missing, allow_unexpected)
         bundle = VLBundle.create(self.config, self.heads)
+        check_shapes(self.state_dict, bundle.state_dict(), self.source)
         result = bundle.load_state_dict(self.state_dict, strict=False)
         # Key maps are built from the bundle's own layout, so anything else here is a bug in a key map.
         stray = {key for key in result.missing_keys if key not in self.report.missing}

@@ -16,13 +16,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from vlp.convert.base import CheckpointMismatchError, Converted
-from vlp.convert.folder import read_folder, write_folder
-from vlp.convert.hf_bert import read_hf_bert
-from vlp.convert.oscar import read_oscar, write_oscar
-from vlp.convert.uniter import read_uniter, write_uniter
-from vlp.convert.verify import VERIFIABLE, verify
+if TYPE_CHECKING:
+    from vlp.convert.base import Converted
 
 SOURCES = ("hf-bert", "oscar", "uniter", "vlp")
 TARGETS = ("vlp", "oscar", "uniter")
@@ -58,6 +55,14 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _read(args: argparse.Namespace) -> Converted:
+    # Imported here: `vlp convert --help` must not wait for torch.
+    from vlp.convert.folder import read_folder
+    from vlp.convert.hf_bert import read_hf_bert
+    from vlp.convert.oscar import read_oscar
+    from vlp.convert.uniter import read_uniter
+
+    if not args.source.exists():
+        raise FileNotFoundError(f"{args.source} does not exist")
     if args.source_format == "hf-bert":
         return read_hf_bert(args.source, args.region_style, args.region_feature_dim, not args.no_region_layernorm)
     if args.source_format == "oscar":
@@ -67,31 +72,44 @@ def _read(args: argparse.Namespace) -> Converted:
     return read_folder(args.source)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Runs `vlp convert`; returns the exit status (1 when the checkpoint does not match)."""
-    args = _parser().parse_args(argv)
+def _convert(args: argparse.Namespace) -> None:
+    from vlp.convert.folder import write_folder
+    from vlp.convert.oscar import write_oscar
+    from vlp.convert.uniter import write_uniter
+
     converted = _read(args)
     for line in converted.report.lines():
         print(line)
-    try:
-        bundle = converted.build(args.allow_missing, args.allow_unexpected)
-        if args.target_format == "vlp":
-            write_folder(bundle, args.destination, tokenizer_from=args.source)
-        elif args.target_format == "oscar":
-            write_oscar(bundle, args.destination, tokenizer_from=args.source)
-        else:
-            write_uniter(bundle, args.destination, tokenizer_from=args.source)
-    except CheckpointMismatchError as error:
-        print(f"vlp convert: {error}", file=sys.stderr)
-        return 1
+    bundle = converted.build(args.allow_missing, args.allow_unexpected)
+    if args.target_format == "vlp":
+        write_folder(bundle, args.destination, tokenizer_from=args.source)
+    elif args.target_format == "oscar":
+        write_oscar(bundle, args.destination, tokenizer_from=args.source)
+    else:
+        write_uniter(bundle, args.destination, tokenizer_from=args.source)
     heads = ", ".join(f"{name} ({spec.cls.__name__})" for name, spec in converted.heads.items()) or "none"
     print(f"wrote {args.target_format} checkpoint to {args.destination} (heads: {heads})")
-    if args.verify and args.source_format in VERIFIABLE:
-        differences = verify(bundle, args.source_format, args.source)
-        print(
-            "largest difference from the original architecture: "
-            + ", ".join(f"{name} {value:.3g}" for name, value in differences.items())
-        )
-    elif args.verify:
+    if not args.verify:
+        return
+    from vlp.convert.verify import VERIFIABLE, verify  # imports transformers for the reference architectures
+
+    if args.source_format not in VERIFIABLE:
         print(f"--verify: nothing to compare a {args.source_format} source with")
+        return
+    differences = verify(bundle, args.source_format, args.source)
+    print(
+        "largest difference from the original architecture: "
+        + ", ".join(f"{name} {value:.3g}" for name, value in differences.items())
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Runs `vlp convert`; returns the exit status: 1, with one line naming the file or key at fault, when the source
+    cannot be read or does not match its format, whether that shows while reading or while building."""
+    args = _parser().parse_args(argv)
+    try:
+        _convert(args)
+    except (OSError, ValueError) as error:  # CheckpointMismatchError and CheckpointFileError are ValueErrors
+        print(f"vlp convert: error: {error}", file=sys.stderr)
+        return 1
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 import shutil
 from pathlib import Path
 from typing import Any
@@ -31,10 +32,30 @@ TOKENIZER_FILES = (
 )
 
 
+class CheckpointFileError(ValueError):
+    """A checkpoint file that cannot be read as what it should be (JSON, tensors); the message names the file."""
+
+
 def read_json(path: Path) -> dict[str, Any]:
-    """Reads a JSON object."""
-    with open(path, encoding="utf-8") as file:
-        return json.load(file)
+    """Reads a JSON object.
+
+    Raises:
+        FileNotFoundError: naming the file.
+        CheckpointFileError: the file is not UTF-8 JSON, or holds something other than an object.
+    """
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist")
+    try:
+        with open(path, encoding="utf-8") as file:
+            value = json.load(file)
+    except json.JSONDecodeError as error:
+        raise CheckpointFileError(f"{path}: not valid JSON: {error}") from error
+    except UnicodeDecodeError as error:
+        message = f"{path}: not valid JSON: not UTF-8 text ({error.reason} at byte {error.start})"
+        raise CheckpointFileError(message) from error
+    if not isinstance(value, dict):
+        raise CheckpointFileError(f"{path}: holds a JSON {type(value).__name__}, not an object")
+    return value
 
 
 def write_json(path: Path, value: dict[str, Any]) -> None:
@@ -63,21 +84,48 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     (`gamma`, `beta`) are renamed to `weight`, `bias`, as BERT and UNITER loaders do.
 
     Raises:
-        ValueError: the file holds something other than a flat dict of tensors.
+        FileNotFoundError: naming the file.
+        CheckpointFileError: the file is not a checkpoint, or holds something other than a flat dict of tensors.
     """
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist")
     if path.name.endswith(".index.json"):
-        shards = sorted(set(read_json(path)["weight_map"].values()))
+        weight_map = read_json(path).get("weight_map")
+        if not isinstance(weight_map, dict):
+            raise CheckpointFileError(f"{path}: a shard index needs a 'weight_map' object")
         state: dict[str, torch.Tensor] = {}
-        for shard in shards:
+        for shard in sorted(set(weight_map.values())):
             state |= read_state_dict(path.parent / shard)
         return state
-    if path.suffix == ".safetensors":
-        state = load_file(path)
-    else:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+    state = _load_tensors(path)
     if not isinstance(state, dict) or not all(isinstance(value, torch.Tensor) for value in state.values()):
-        raise ValueError(f"{path} is not a flat state dict of tensors")
+        raise CheckpointFileError(f"{path} is not a flat state dict of tensors")
     return {_legacy_name(key): value for key, value in state.items()}
+
+
+def _load_tensors(path: Path) -> object:
+    """What a safetensors file or a PyTorch pickle holds, read as data only.
+
+    Raises:
+        CheckpointFileError: naming the file, for anything that is not such a file or that holds Python objects a
+            weights-only read refuses (those are never loaded: a checkpoint is data, never code).
+    """
+    if path.suffix == ".safetensors":
+        try:
+            return load_file(path)
+        except Exception as error:  # safetensors raises its own error types for every kind of bad file
+            raise CheckpointFileError(f"{path}: not a safetensors file ({error})") from error
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        # torch's message suggests weights_only=False, which would run the file's code: never repeat it.
+        if "GLOBAL" in str(error):
+            raise CheckpointFileError(
+                f"{path}: holds Python objects besides tensors, which a checkpoint read as data cannot load"
+            ) from error
+        raise CheckpointFileError(f"{path}: not a PyTorch checkpoint (an unreadable pickle)") from error
+    except Exception as error:  # a file that is no checkpoint at all fails in the unpickler in many ways
+        raise CheckpointFileError(f"{path}: not a PyTorch checkpoint ({type(error).__name__}: {error})") from error
 
 
 def _legacy_name(key: str) -> str:

@@ -63,7 +63,7 @@ def read_folder(path: str | Path) -> Converted:
     with torch.device("meta"):
         names = VLBundle.create(config, heads).state_dict().keys()
     state, report = import_state_dict(read_state_dict(folder / WEIGHTS_NAME), {name: name for name in names})
-    return Converted(config, heads, state, report)
+    return Converted(config, heads, state, report, str(folder))
 
 
 def load_pretrained(

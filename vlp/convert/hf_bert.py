@@ -113,4 +113,4 @@ def read_hf_bert(
     }
     state, report = import_state_dict(source, key_map, tied, ignored=[prefix + name for name in BUFFERS])
     report = LoadReport(report.missing, report.unexpected, fresh=("model.region_embeddings",))
-    return Converted(config, heads, state, report)
+    return Converted(config, heads, state, report, str(folder))

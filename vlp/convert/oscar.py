@@ -161,7 +161,7 @@ def read_oscar(path: str | Path) -> Converted:
     state, report = import_state_dict(
         source, key_map(config, heads), tied_keys(heads), ignored=[f"bert.{name}" for name in BUFFERS]
     )
-    return Converted(config, heads, state, report)
+    return Converted(config, heads, state, report, str(folder))
 
 
 def oscar_config_dict(bundle: VLBundle) -> dict[str, Any]:

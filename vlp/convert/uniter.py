@@ -159,6 +159,9 @@ def read_uniter(path: str | Path, config_path: str | Path | None = None) -> Conv
     weights, config_path = uniter_files(path, config_path)
     uniter = read_json(config_path)
     source = read_state_dict(weights)
+    if "uniter.img_embeddings.img_linear.weight" not in source:
+        hint = " (an Oscar/VinVL checkpoint: use --from oscar)" if any(k.startswith("bert.") for k in source) else ""
+        raise CheckpointMismatchError(f"{weights}: not a UNITER checkpoint, no uniter.img_embeddings tensors{hint}")
     config = VLConfig(
         **(bert_config_fields(uniter) | {"layer_norm_eps": LAYER_NORM_EPS}),
         region_style="uniter",
@@ -166,7 +169,7 @@ def read_uniter(path: str | Path, config_path: str | Path | None = None) -> Conv
     )
     heads = _heads(config, source)
     state, report = import_state_dict(source, key_map(config, heads), tied_keys(heads))
-    return Converted(config, heads, state, report)
+    return Converted(config, heads, state, report, str(weights))
 
 
 def write_uniter(bundle: VLBundle, path: str | Path, tokenizer_from: str | Path | None = None) -> None:

@@ -38,8 +38,38 @@ def shard_path(path: str | Path, index: int, count: int) -> Path:
     return path.with_name(f"{path.stem}.{index:05d}-of-{count:05d}.h5")
 
 
+def check_shard_sets(files: Sequence[Path]) -> None:
+    """Refuses an incomplete set of shards: every `NAME.<k>-of-<n>.h5` among `files` needs its `n - 1` siblings, all
+    of the same `n` (a store read without one of its shards would look complete and lack images).
+
+    Raises:
+        RegionStoreError: naming the missing shard files, or the two shard counts that disagree.
+    """
+    sets: dict[Path, dict[int, set[int]]] = {}
+    for path in files:
+        match = SHARD_PATTERN.search(path.name)
+        if match:
+            name = path.with_name(path.name[: match.start()] + ".h5")
+            sets.setdefault(name, {}).setdefault(int(match.group(2)), set()).add(int(match.group(1)))
+    for name, by_count in sets.items():
+        if len(by_count) > 1:
+            counts = " and ".join(f"-of-{count:05d}" for count in sorted(by_count))
+            raise RegionStoreError(f"{name}: shards of different runs mixed ({counts}); keep one run's shards")
+        ((count, indices),) = by_count.items()
+        missing = [shard_path(name, index, count).name for index in range(count) if index not in indices]
+        if missing:
+            raise RegionStoreError(
+                f"{name}: {len(indices)} of {count} shards found, missing {', '.join(missing[:5])}"
+                + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+            )
+
+
 def resolve_store_paths(source: str | Path | Sequence[str | Path]) -> list[Path]:
-    """The shard files of a store: a file, its `NAME.*-of-*.h5` shards, a folder of `.h5` files, or a list of files."""
+    """The shard files of a store: a file, its `NAME.*-of-*.h5` shards, a folder of `.h5` files, or a list of files.
+
+    Raises:
+        RegionStoreError: nothing is there, or a set of shards is incomplete (`check_shard_sets`).
+    """
     if isinstance(source, (str, Path)):
         path = Path(source)
         if path.is_dir():
@@ -50,6 +80,8 @@ def resolve_store_paths(source: str | Path | Sequence[str | Path]) -> list[Path]
             files = sorted(p for p in path.parent.glob(f"{path.stem}.*-of-*.h5") if SHARD_PATTERN.search(p.name))
         if not files:
             raise RegionStoreError(f"{path}: no region store here (no file, folder or {path.stem}.*-of-*.h5 shards)")
+        if not path.is_file():
+            check_shard_sets(files)
         return files
     files = [Path(p) for p in source]
     if not files:
@@ -68,6 +100,61 @@ class _Shard:
     attribute_map: np.ndarray  # shard attribute index -> store attribute index
     provenance: dict[str, Any]
     has_attributes: bool
+
+
+def _check_offsets(f: h5py.File, path: Path, ids: list[str], offsets: np.ndarray) -> None:
+    """Refuses offsets that would hand an image another image's regions: offsets must start at 0, never decrease, and
+    end inside every per-region column.
+
+    Raises:
+        RegionStoreError: naming the file and the first image at fault.
+    """
+    if len(offsets) and int(offsets[0]) != 0:
+        raise RegionStoreError(f"{path}: offsets start at {int(offsets[0])}, not 0 (corrupt image index)")
+    falling = np.flatnonzero(np.diff(offsets) < 0)
+    if len(falling):
+        row = int(falling[0])
+        raise RegionStoreError(
+            f"{path}: image {ids[row]!r}: its offsets decrease ({int(offsets[row])} to {int(offsets[row + 1])}; "
+            "corrupt image index)"
+        )
+    end = int(offsets[-1]) if len(offsets) else 0
+    for column in (S.FEATURES, S.BOXES, S.SCORES, S.LABELS):
+        if f[column].shape[0] < end:
+            row = int(np.searchsorted(offsets[1:], f[column].shape[0], side="right"))
+            raise RegionStoreError(
+                f"{path}: image {ids[row]!r}: its regions end past the {f[column].shape[0]} rows of {column!r} "
+                "(truncated file?)"
+            )
+
+
+def _provenance(f: h5py.File, path: Path) -> dict[str, Any]:
+    """The extraction provenance recorded in a shard.
+
+    Raises:
+        RegionStoreError: naming the file when the attribute is not a JSON object.
+    """
+    try:
+        provenance = json.loads(f.attrs[S.ATTR_PROVENANCE])
+    except (KeyError, TypeError, ValueError) as error:
+        raise RegionStoreError(f"{path}: the provenance attribute is not valid JSON: {error}") from error
+    if not isinstance(provenance, dict):
+        raise RegionStoreError(f"{path}: the provenance attribute is not a JSON object")
+    return provenance
+
+
+def _out_of_range(shard: _Shard, image_id: str, what: str, indices: np.ndarray, size: int, low: int = 0) -> None:
+    """Refuses `what` indices of an image outside [low, size): they would name another label or none.
+
+    Raises:
+        RegionStoreError: naming the file, the image and the first bad index.
+    """
+    bad = indices[(indices < low) | (indices >= size)]
+    if len(bad):
+        raise RegionStoreError(
+            f"{shard.path}: image {image_id!r}: {what} index {int(bad[0])} is out of range (the file has {size} "
+            f"{what} names; corrupt store?)"
+        )
 
 
 def _unreadable(shard: _Shard, image_id: str, what: str, error: OSError) -> RegionStoreError:
@@ -131,6 +218,7 @@ class RegionStore:
             raise RegionStoreError(message) from error
         if len(ids) != num_images or len(offsets) != num_images + 1 or int(offsets[-1]) != num_regions:
             raise RegionStoreError(f"{path}: the image index is shorter than its committed counters (truncated file?)")
+        _check_offsets(f, path, ids, offsets)
         for row, image_id in enumerate(ids):
             if image_id in self._location:
                 other = self.paths[self._location[image_id][0]]
@@ -146,7 +234,7 @@ class RegionStore:
                 image_size=sizes.astype(np.int32),
                 label_map=_unify(labels, self.label_names, label_index),
                 attribute_map=_unify(attributes, self.attribute_names, attribute_index),
-                provenance=json.loads(f.attrs[S.ATTR_PROVENANCE]),
+                provenance=_provenance(f, path),
                 has_attributes=int(f.attrs[S.ATTR_MAX_ATTRIBUTES]) > 0,
             )
         )
@@ -212,13 +300,16 @@ class RegionStore:
             features = columns[S.FEATURES][start:end]
             boxes = columns[S.BOXES][start:end]
             scores = columns[S.SCORES][start:end]
-            labels = shard.label_map[columns[S.LABELS][start:end]]
+            labels = self._labels(columns, shard, key, start, end)
             attributes = attribute_scores = attribute_names = None
             if self.max_attributes_per_region:
-                attributes, attribute_scores = self._read_attributes(columns, shard, start, end)
+                attributes, attribute_scores = self._read_attributes(columns, shard, key, start, end)
                 attribute_names = [[self.attribute_names[a] for a in row_ids if a >= 0] for row_ids in attributes]
         except OSError as error:
             raise _unreadable(shard, key, "regions", error) from error
+        # The writer refuses non-finite values; one read back means the file changed since (or another tool wrote it).
+        if not (np.isfinite(features).all() and np.isfinite(boxes).all()):
+            raise RegionStoreError(f"{shard.path}: image {key!r}: non-finite region features or boxes (corrupt store?)")
         height, width = shard.image_size[row]
         return RegionEntry(
             image_id=key,
@@ -238,13 +329,20 @@ class RegionStore:
         shard_index, _, start, end = self._span(image_id)
         shard = self._shards[shard_index]
         try:
-            labels = shard.label_map[self._open_columns(shard_index)[S.LABELS][start:end]]
+            labels = self._labels(self._open_columns(shard_index), shard, str(image_id), start, end)
         except OSError as error:
             raise _unreadable(shard, str(image_id), "labels", error) from error
         return [self.label_names[i] for i in labels]
 
+    @staticmethod
+    def _labels(columns: dict[str, h5py.Dataset], shard: _Shard, image_id: str, start: int, end: int) -> np.ndarray:
+        """[K] the label ids of regions `start:end` of a shard in the store vocabulary, checked against the shard's."""
+        raw = columns[S.LABELS][start:end]
+        _out_of_range(shard, image_id, "label", raw, len(shard.label_map))
+        return shard.label_map[raw]
+
     def _read_attributes(
-        self, columns: dict[str, h5py.Dataset], shard: _Shard, start: int, end: int
+        self, columns: dict[str, h5py.Dataset], shard: _Shard, image_id: str, start: int, end: int
     ) -> tuple[np.ndarray, np.ndarray]:
         """[K, A] attribute ids in the store vocabulary and their scores, padded to the widest shard's A."""
         slots = self.max_attributes_per_region
@@ -252,6 +350,7 @@ class RegionStore:
         scores = np.zeros((end - start, slots), dtype=np.float32)
         if shard.has_attributes:
             raw = columns[S.ATTRIBUTES][start:end]
+            _out_of_range(shard, image_id, "attribute", raw, len(shard.attribute_map), low=-1)
             ids[:, : raw.shape[1]] = np.where(raw >= 0, shard.attribute_map[np.maximum(raw, 0)], -1)
             scores[:, : raw.shape[1]] = columns[S.ATTRIBUTE_SCORES][start:end]
         return ids, scores

@@ -6,7 +6,9 @@ counters describe complete images only. Reopening the file (the default `if_exis
 past the counters and continues, which is how a killed extraction resumes without duplicates or losses.
 
 Datasets are never compressed on purpose: uncompressed chunks are rewritten in place, whereas compressed chunks move on
-every rewrite and a crash between two flushes could then leave committed data pointing at reused space.
+every rewrite and a crash between two flushes could then leave committed data pointing at reused space. The per-region
+and per-image columns carry HDF5's Fletcher32 checksum filter instead (it keeps every chunk's size, so chunks are still
+rewritten in place): a reader then detects flipped bytes as an error rather than returning them.
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ class RegionStoreWriter:
         if_exists: what to do when `path` exists: "resume" (validate, truncate to the committed counters, append),
             "error", or "overwrite".
         commit_every: buffered images that trigger an automatic commit.
+        checksums: a new file's columns get Fletcher32 checksums, checked on every read (`benchmarks/
+            extraction_speed.py` measures what they cost); a resumed file keeps the layout it has.
     """
 
     def __init__(
@@ -59,8 +63,10 @@ class RegionStoreWriter:
         max_attributes_per_region: int = 0,
         if_exists: IfExists = "resume",
         commit_every: int = 64,
+        checksums: bool = True,
     ) -> None:
         self.path = Path(path)
+        self.checksums = checksums
         self.feature_dim = int(feature_dim)
         self.max_attributes = int(max_attributes_per_region)
         self.commit_every = commit_every
@@ -219,15 +225,17 @@ class RegionStoreWriter:
         f.attrs[S.ATTR_CREATED_BY] = f"vlp {vlp.__version__}"
         for column in (S.IMAGE_IDS, S.LABEL_NAMES, S.ATTRIBUTE_NAMES):
             create_string_column(f, column)
-        f.create_dataset(S.IMAGE_SIZE, shape=(0, 2), dtype=np.int32, chunks=(S.CHUNK_IMAGES, 2), maxshape=(None, 2))
-        f.create_dataset(S.OFFSETS, data=np.zeros(1, np.int64), chunks=(S.CHUNK_IMAGES,), maxshape=(None,))
-        rows = S.CHUNK_REGIONS
-        f.create_dataset(S.FEATURES, shape=(0, dim), dtype=np.float16, chunks=(rows, dim), maxshape=(None, dim))
-        f.create_dataset(S.BOXES, shape=(0, 4), dtype=np.float32, chunks=(rows * 8, 4), maxshape=(None, 4))
-        f.create_dataset(S.SCORES, shape=(0,), dtype=np.float32, chunks=(rows * 8,), maxshape=(None,))
-        f.create_dataset(S.LABELS, shape=(0,), dtype=np.int32, chunks=(rows * 8,), maxshape=(None,))
+        images, rows, checked = S.CHUNK_IMAGES, S.CHUNK_REGIONS, {"fletcher32": self.checksums}
+        f.create_dataset(S.IMAGE_SIZE, shape=(0, 2), dtype=np.int32, chunks=(images, 2), maxshape=(None, 2), **checked)
+        f.create_dataset(S.OFFSETS, data=np.zeros(1, np.int64), chunks=(images,), maxshape=(None,), **checked)
+        f.create_dataset(
+            S.FEATURES, shape=(0, dim), dtype=np.float16, chunks=(rows, dim), maxshape=(None, dim), **checked
+        )
+        f.create_dataset(S.BOXES, shape=(0, 4), dtype=np.float32, chunks=(rows * 8, 4), maxshape=(None, 4), **checked)
+        f.create_dataset(S.SCORES, shape=(0,), dtype=np.float32, chunks=(rows * 8,), maxshape=(None,), **checked)
+        f.create_dataset(S.LABELS, shape=(0,), dtype=np.int32, chunks=(rows * 8,), maxshape=(None,), **checked)
         if self.max_attributes:
-            slots = dict(shape=(0, self.max_attributes), chunks=(rows * 8, self.max_attributes))
+            slots = dict(shape=(0, self.max_attributes), chunks=(rows * 8, self.max_attributes), **checked)
             f.create_dataset(S.ATTRIBUTES, dtype=np.int32, maxshape=(None, self.max_attributes), **slots)
             f.create_dataset(S.ATTRIBUTE_SCORES, dtype=np.float32, maxshape=(None, self.max_attributes), **slots)
         counters = (S.ATTR_COMMITTED_IMAGES, S.ATTR_COMMITTED_REGIONS, S.ATTR_COMMITTED_LABELS)

@@ -8,7 +8,7 @@ from typing import Literal
 from lightning.pytorch.utilities import rank_zero_info
 from torch import nn
 
-from vlp.convert.base import Converted
+from vlp.convert.base import Converted, check_shapes
 from vlp.convert.folder import read_folder
 from vlp.convert.hf_bert import read_hf_bert
 from vlp.convert.oscar import read_oscar
@@ -88,6 +88,7 @@ def load_initial_weights(model: VLModel, heads: nn.ModuleDict, path: str | Path,
     converted.report.check(allow_missing=("heads.", "model.pooler"))
     state = converted.state_dict
     model_state = {key.removeprefix("model."): value for key, value in state.items() if key.startswith("model.")}
+    check_shapes(model_state, model.state_dict(), str(path))
     result = model.load_state_dict(model_state, strict=False)
     if result.unexpected_keys:
         raise RuntimeError(f"unexpected tensors for the model: {result.unexpected_keys}")
