@@ -77,8 +77,8 @@ class ButdTsv:
         self.variant, self.fields = VARIANTS[len(first)]
         if self.variant == "lxmert" and (self.objects is None or self.attributes is None):
             logger.warning("LXMERT TSV without vocabulary files: labels are stored as object_<i> / attribute_<i>")
-        record = self._parse(first, f"{self.paths[0]}:first row")
-        self.feature_dim = int(record.features.shape[1])
+        self.feature_dim = 0  # unknown until a row with boxes tells it
+        self.feature_dim = self._feature_dim()
         self.max_attributes_per_region = 1 if self.variant == "lxmert" else 0
 
     def provenance(self) -> dict[str, Any]:
@@ -95,6 +95,13 @@ class ButdTsv:
                 if row[0] in (BUTD_FIELDS[0], LXMERT_FIELDS[0]) or row[0] in skip:
                     continue
                 yield self._parse(row, where)
+
+    def _feature_dim(self) -> int:
+        """D, from the first row with boxes (a row without boxes has no features to tell it)."""
+        for image in self.images(skip=()):
+            if image.features.shape[0]:
+                return int(image.features.shape[1])
+        raise TsvFormatError(f"{', '.join(map(str, self.paths))}: no row has any box, so no feature width")
 
     def _first_row(self) -> list[str]:
         for path in self.paths:
@@ -117,8 +124,12 @@ class ButdTsv:
             width = int(value["image_w" if self.variant == "butd" else "img_w"])
         except ValueError as error:
             raise TsvFormatError(f"{where}: num_boxes, height and width must be integers: {error}") from error
+        if count < 0:
+            raise TsvFormatError(f"{where}: num_boxes must not be negative, got {count}")
         boxes = decode_array(value["boxes"], np.float32, (count, 4), f"{where} boxes")
-        features = decode_array(value["features"], np.float32, (count, -1), f"{where} features")
+        # An image without boxes has empty features whose width only the other rows tell.
+        shape = (count, -1) if count else (0, self.feature_dim)
+        features = decode_array(value["features"], np.float32, shape, f"{where} features")
         image_id = value[self.fields[0]]
         if self.variant == "butd":
             return ImportedImage(

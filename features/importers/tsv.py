@@ -35,12 +35,22 @@ def count_rows(paths: Sequence[str | Path]) -> int:
 
 
 def iter_rows(path: str | Path) -> Iterator[tuple[int, list[str]]]:
-    """(line number from 1, fields) of every non-empty line of a TSV file, one line in memory at a time."""
+    """(line number from 1, fields) of every non-empty line of a TSV file, one line in memory at a time.
+
+    Raises:
+        TsvFormatError: naming the line, for a line that is not UTF-8 text.
+    """
     with open(path, "rb") as f:
         for number, line in enumerate(f, start=1):
             line = line.rstrip(b"\r\n")
-            if line:
+            if not line:
+                continue
+            try:
                 yield number, [_unquote(field.decode("utf-8")) for field in line.split(b"\t")]
+            except UnicodeDecodeError as error:
+                raise TsvFormatError(
+                    f"{path}:{number}: not UTF-8 text ({error.reason} at byte {error.start} of a field)"
+                ) from error
 
 
 def _unquote(field: str) -> str:

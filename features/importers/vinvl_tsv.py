@@ -85,14 +85,19 @@ class VinvlTsv:
         for number, row in readers[main]:
             key = row[0]
             rows = {main: row}
+            wheres = {main: f"{self.files[main]}:{number}"}
             for name, reader in readers.items():
                 if name != main:
-                    rows[name] = self._aligned_row(name, reader, key, f"{self.files[main]}:{number}")
+                    other, rows[name] = self._aligned_row(name, reader, key, wheres[main])
+                    wheres[name] = f"{self.files[name]}:{other}"
             image_id = self._image_id(key)
             if image_id not in skip:
-                yield self._image(image_id, rows, f"{self.files[main]}:{number}")
+                yield self._image(image_id, rows, wheres)
 
-    def _aligned_row(self, name: str, reader: Iterator[tuple[int, list[str]]], key: str, where: str) -> list[str]:
+    def _aligned_row(
+        self, name: str, reader: Iterator[tuple[int, list[str]]], key: str, where: str
+    ) -> tuple[int, list[str]]:
+        """(line number, fields) of the next row of file `name`, which must have the main file's `key`."""
         found = next(reader, None)
         if found is None:
             raise TsvFormatError(
@@ -104,7 +109,7 @@ class VinvlTsv:
                 f"{self.files[name]}:{number} has key {row[0]!r} where {where} has {key!r}: the files must list the "
                 "same images in the same order"
             )
-        return row
+        return number, row
 
     def _image_id(self, key: str) -> str:
         if not self.numeric_ids:
@@ -114,21 +119,25 @@ class VinvlTsv:
             raise TsvFormatError(f"key {key!r} does not end in digits (numeric_ids)")
         return str(int(match.group(1)))
 
-    def _image(self, image_id: str, rows: dict[str, list[str]], where: str) -> ImportedImage:
-        label_info = _json_field(rows["labels"], where) if "labels" in rows else []
-        objects = label_info.get("objects", []) if isinstance(label_info, dict) else label_info
+    def _image(self, image_id: str, rows: dict[str, list[str]], wheres: dict[str, str]) -> ImportedImage:
+        """One image from its rows of each file (`wheres`: each row's `file:line`, for messages)."""
+        where = wheres["features" if "features" in rows else "labels"]
+        label_info, objects = _label_row(rows["labels"], wheres["labels"]) if "labels" in rows else ([], [])
         if "features" in rows:
             features = _features_row(rows["features"], where)
         else:
-            features = np.stack([decode_array(o["feature"], np.float32, (-1,), where) for o in objects]).reshape(
-                len(objects), -1
-            )
+            for index, entry in enumerate(objects):
+                if not isinstance(entry.get("feature"), str):
+                    raise TsvFormatError(f"{where}: object {index}: no base64 'feature' (and no features file given)")
+            features = np.stack(
+                [decode_array(o["feature"], np.float32, (-1,), f"{where} object {i}") for i, o in enumerate(objects)]
+            ).reshape(len(objects), -1)
         geometry = None
         if features.shape[1] == REGION_DIM + GEOMETRY_DIM:
             features, geometry = features[:, :REGION_DIM], features[:, REGION_DIM:]
         aligned = len(objects) == len(features) and all("rect" in o for o in objects)
         rects = np.array([o["rect"] for o in objects], dtype=np.float32).reshape(-1, 4) if objects else None
-        height, width = self._size(rows, label_info, geometry, rects if aligned else None, where)
+        height, width = self._size(rows, label_info, geometry, rects if aligned else None, wheres)
         if aligned:
             boxes = rects
         elif geometry is not None:
@@ -163,15 +172,20 @@ class VinvlTsv:
         label_info: Any,
         geometry: np.ndarray | None,
         rects: np.ndarray | None,
-        where: str,
+        wheres: dict[str, str],
     ) -> tuple[int, int]:
         """(height, width) from the hw file, the label row, or the geometry of aligned boxes."""
         if "hw" in rows:
-            size = _json_field(rows["hw"], where)
-            size = size[0] if isinstance(size, list) else size
-            return int(size["height"]), int(size["width"])
+            size = _json_field(rows["hw"], wheres["hw"])
+            size = size[0] if isinstance(size, list) and size else size
+            if not isinstance(size, dict):
+                raise TsvFormatError(
+                    f'{wheres["hw"]}: the size field must be {{"height": H, "width": W}} or a list of it'
+                )
+            return _integer(size, "height", wheres["hw"]), _integer(size, "width", wheres["hw"])
         if isinstance(label_info, dict) and "image_h" in label_info and "image_w" in label_info:
-            return int(label_info["image_h"]), int(label_info["image_w"])
+            return _integer(label_info, "image_h", wheres["labels"]), _integer(label_info, "image_w", wheres["labels"])
+        where = next(iter(wheres.values()))
         if geometry is not None and rects is not None and len(rects):
             widths, heights = geometry[:, 4], geometry[:, 5]
             usable = (widths > 0) & (heights > 0)
@@ -188,8 +202,7 @@ class VinvlTsv:
         """The most attributes of one object in the labels file (one pass over it, constant memory)."""
         most = 0
         for number, row in iter_rows(self.files["labels"]):
-            info = _json_field(row, f"{self.files['labels']}:{number}")
-            objects = info.get("objects", []) if isinstance(info, dict) else info
+            _, objects = _label_row(row, f"{self.files['labels']}:{number}")
             most = max([most, *(len(o.get("attributes", [])) for o in objects)])
         return most
 
@@ -197,15 +210,79 @@ class VinvlTsv:
 def _features_row(row: list[str], where: str) -> np.ndarray:
     """[K, D] float32 of a features row in either layout."""
     if len(row) == 3:
+        if not row[1].strip().isdigit():
+            raise TsvFormatError(f"{where}: field 2 (num_boxes) must be a whole number, got {row[1]!r}")
         count, text = int(row[1]), row[2]
     elif len(row) == 2:
         info = _json_field(row, where)
-        count, text = int(info["num_boxes"]), info["features"]
+        if not isinstance(info, dict) or not isinstance(info.get("features"), str):
+            raise TsvFormatError(f'{where}: the features field must be {{"num_boxes": K, "features": base64}}')
+        count, text = _integer(info, "num_boxes", where), info["features"]
     else:
         raise TsvFormatError(
             f"{where}: a features row has 2 fields (key, json) or 3 (key, num_boxes, base64), not {len(row)}"
         )
     return decode_array(text, np.float32, (count, -1), f"{where} features")
+
+
+def _integer(values: dict[str, Any], key: str, where: str) -> int:
+    """`values[key]`, which must be a whole number (JSON may give 3, 3.0 or "3"; only the first two are taken).
+
+    Raises:
+        TsvFormatError: naming the row and the key.
+    """
+    if key not in values:
+        raise TsvFormatError(f"{where}: missing key {key!r}")
+    value = values[key]
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value) or value < 0:
+        raise TsvFormatError(f"{where}: {key!r} must be a whole number, got {value!r}")
+    return int(value)
+
+
+def _label_row(row: list[str], where: str) -> tuple[Any, list[dict[str, Any]]]:
+    """(the parsed JSON, its objects) of a labels row, every object checked field by field.
+
+    Raises:
+        TsvFormatError: naming the row, the object and the field that is missing or of the wrong type.
+    """
+    info = _json_field(row, where)
+    objects = info.get("objects", []) if isinstance(info, dict) else info
+    if not isinstance(objects, list):
+        raise TsvFormatError(
+            f"{where}: the labels field must be a list of objects or a dict with an 'objects' list, not "
+            f"{type(objects).__name__}"
+        )
+    for index, entry in enumerate(objects):
+        _check_object(entry, f"{where}: object {index}")
+    return info, objects
+
+
+def _check_object(entry: Any, where: str) -> None:
+    """Checks one label object: `class` a string, `rect` four numbers, `conf` a number, `attributes` strings and
+    `attr_scores` numbers, one per attribute."""
+    if not isinstance(entry, dict):
+        raise TsvFormatError(f"{where}: must be a JSON object, not {type(entry).__name__}")
+    if not isinstance(entry.get("class"), str):
+        problem = "missing key 'class'" if "class" not in entry else f"'class' must be a string, got {entry['class']!r}"
+        raise TsvFormatError(f"{where}: {problem}")
+    if "rect" in entry and not _numbers(entry["rect"], 4):
+        raise TsvFormatError(f"{where}: 'rect' must be 4 numbers [x1, y1, x2, y2], got {entry['rect']!r}")
+    if "conf" in entry and not _numbers([entry["conf"]], 1):
+        raise TsvFormatError(f"{where}: 'conf' must be a number, got {entry['conf']!r}")
+    names = entry.get("attributes", [])
+    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+        raise TsvFormatError(f"{where}: 'attributes' must be a list of strings, got {names!r}")
+    if "attr_scores" in entry and not _numbers(entry["attr_scores"], len(names)):
+        raise TsvFormatError(f"{where}: 'attr_scores' must be {len(names)} numbers, got {entry['attr_scores']!r}")
+
+
+def _numbers(values: Any, count: int) -> bool:
+    """Whether `values` is a list of `count` numbers."""
+    return (
+        isinstance(values, list)
+        and len(values) == count
+        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+    )
 
 
 def _json_field(row: list[str], where: str) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import csv
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -222,3 +223,65 @@ def test_vinvl_files_must_list_the_same_images(tmp_path):
     no_size = write_lines(tmp_path / "g.tsv", vinvl_rows({"a": random_image(rng, 2)}, with_geometry=False)["features"])
     with pytest.raises(TsvFormatError, match="image size unknown: pass the hw TSV"):
         VinvlTsv(features=no_size)
+
+
+def test_butd_rows_without_boxes_import_as_images_without_regions(tmp_path, capsys):
+    rng = np.random.default_rng(6)
+    images = {"empty": random_image(rng, 0, dim=64), "full": random_image(rng, 3, dim=64)}
+    dump = write_butd(tmp_path / "part.tsv", images, lxmert=False)  # the empty image comes first
+    output = tmp_path / "butd.h5"
+    assert main(["import-butd", str(dump), "--output", str(output), "--progress", "none"]) == 0
+    with RegionStore(output) as store:
+        assert store.feature_dim == 64 and store.num_regions("empty") == 0
+        assert store["empty"].features.shape == (0, 64)
+        assert_imported(store, "full", images["full"])
+
+
+def test_butd_line_that_is_not_utf8_is_named(tmp_path, capsys):
+    rng = np.random.default_rng(7)
+    dump = write_butd(tmp_path / "part.tsv", {"a": random_image(rng, 2, dim=8)}, lxmert=False)
+    dump.write_bytes(dump.read_bytes() + b"b\xff\t1\t1\t0\t\t\n")
+    assert main(["import-butd", str(dump), "--output", str(tmp_path / "x.h5"), "--progress", "none"]) == 2
+    assert f"{dump}:2: not UTF-8 text" in capsys.readouterr().err
+
+
+def vinvl_labels_error(tmp_path: Path, objects: object, capsys) -> str:
+    """The error line of importing one image whose labels row holds `objects`, with an hw file for its size."""
+    rng = np.random.default_rng(8)
+    rows = vinvl_rows({"a": random_image(rng, 2)})
+    features = write_lines(tmp_path / "f.tsv", rows["features3"])
+    labels = write_lines(tmp_path / "l.tsv", [f"a\t{json.dumps(objects)}"])
+    hw = write_lines(tmp_path / "hw.tsv", rows["hw"])
+    argv = ["import-vinvl", "--features", str(features), "--labels", str(labels), "--hw", str(hw)]
+    assert main([*argv, "--output", str(tmp_path / "v.h5"), "--progress", "none"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("objects", "expected"),
+    [
+        ([{"rect": [0, 0, 5, 5], "conf": 0.5}], r"l\.tsv:1: object 0: missing key 'class'"),
+        ([{"rect": [0, 0, 5], "class": "cat"}], r"l\.tsv:1: object 0: 'rect' must be 4 numbers"),
+        ([{"class": 3}], r"l\.tsv:1: object 0: 'class' must be a string, got 3"),
+        ({"objects": "cat"}, r"l\.tsv:1: the labels field must be a list of objects .* not str"),
+        (["cat"], r"l\.tsv:1: object 0: must be a JSON object, not str"),
+        ([{"class": "cat", "attributes": ["red"], "attr_scores": []}], r"object 0: 'attr_scores' must be 1 numbers"),
+    ],
+)
+def test_vinvl_label_rows_name_file_line_and_field(tmp_path, capsys, objects, expected):
+    assert re.search(expected, vinvl_labels_error(tmp_path, objects, capsys))
+
+
+def test_vinvl_feature_counts_must_be_whole_numbers(tmp_path, capsys):
+    rng = np.random.default_rng(9)
+    rows = vinvl_rows({"a": random_image(rng, 2)})
+    key, _, rest = rows["features3"][0].split("\t", 2)
+    features = write_lines(tmp_path / "f.tsv", [f"{key}\ttwo\t{rest}"])
+    assert main(["import-vinvl", "--features", str(features), "--output", str(tmp_path / "v.h5")]) == 2
+    assert f"{features}:1: field 2 (num_boxes) must be a whole number, got 'two'" in capsys.readouterr().err
+    info = json.loads(rows["features"][0].split("\t", 1)[1])
+    features = write_lines(tmp_path / "g.tsv", [f"a\t{json.dumps(info | {'num_boxes': 2.5})}"])
+    assert main(["import-vinvl", "--features", str(features), "--output", str(tmp_path / "w.h5")]) == 2
+    assert f"{features}:1: 'num_boxes' must be a whole number, got 2.5" in capsys.readouterr().err
