@@ -30,6 +30,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from features.backends.base import Backend
 from features.decode import Decoder
+from vlp.cli.errors import omegaconf_message
 
 
 class ConfigError(ValueError):
@@ -126,7 +127,7 @@ def load_config(
         for key, value in (values or {}).items():
             OmegaConf.update(raw, key, value, force_add=True)
     except OmegaConfBaseException as error:
-        raise ConfigError(f"{path}: {error}") from error
+        raise ConfigError(f"{path}: {omegaconf_message(error)}") from error
     assert isinstance(raw, DictConfig)
     problems = unknown_keys(raw)
     if problems:
@@ -139,7 +140,7 @@ def load_config(
     try:
         config = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(ExtractionConfig), raw))
     except OmegaConfBaseException as error:
-        raise ConfigError(f"{path}: {error}") from error
+        raise ConfigError(f"{path}: {omegaconf_message(error)}") from error
     assert isinstance(config, ExtractionConfig)
     _check_choices(config, path)
     return config

@@ -27,6 +27,7 @@ from finetune.vqa.collate import VQACollate
 from finetune.vqa.data import answer_vocabulary, read_examples
 from finetune.vqa.dataset import VQADataset, VQASource
 from vlp.data.loaders import LoaderSettings, eval_loader, train_loader
+from vlp.data.regions import RegionReader
 from vlp.data.tokenizer import WordPieceTokenizer, vocab_file
 from vlp.store.geometry import GeometryStyle
 
@@ -144,6 +145,10 @@ class VQADataModule(LightningDataModule):
         for split, needed in wanted.items():
             if needed and split not in self.datasets:
                 self.datasets[split] = self._dataset(sources[split])
+
+    def region_readers(self) -> list[RegionReader]:
+        """The region reader of each dataset set up so far."""
+        return [dataset.regions for dataset in self.datasets.values()]
 
     def _collate(self) -> VQACollate:
         assert self.tokenizer is not None and self.vocabulary is not None

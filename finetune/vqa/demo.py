@@ -4,7 +4,8 @@ with regions shuffled across images, and score both on the held-out test questio
     python -m finetune.vqa.demo --run-dir runs/demo
 
 `--run-dir` is the demo's folder (`VLP_DEMO_DIR`): it holds `world/`, the region store (`features/regions.h5`, or
-`VLP_DEMO_STORE`, whose width is `VLP_DEMO_FEATURE_DIM`) and the pretrained model of `configs/pretrain/demo_oscar.yaml`.
+`VLP_DEMO_STORE`; the configs read its feature width from it) and the pretrained model of
+`configs/pretrain/demo_oscar.yaml`.
 Each run is the user-facing commands `vlp fit`, `vlp predict` and `vlp eval vqa`, echoed as they run; the control adds
 `--data.init_args.shuffle_region_features=true`. Learning that depends on the image shows as the gap between the two.
 """

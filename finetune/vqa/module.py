@@ -32,6 +32,7 @@ from finetune.vqa.results import gather_predictions
 from vlp.eval.vqa_files import write_results
 from vlp.metrics.vqa_metric import VQAAccuracy
 from vlp.model import ClassificationHead, MLPClassificationHead, VLConfig, VLModel
+from vlp.train.checks import check_data_fits_model
 from vlp.train.init import InitFormat, load_initial_weights
 from vlp.train.optim import OptimizerSettings, lightning_optimizers
 
@@ -165,12 +166,7 @@ class VQAModule(LightningModule):
             self._set_output_bias(datamodule.answer_log_odds())
             self._classifier_fresh = False
             rank_zero_info("heads.classifier: output bias set to the training answers' log-odds")
-        tokenizer = getattr(datamodule, "tokenizer", None)
-        if tokenizer is not None and tokenizer.vocab_size > self.model.config.vocab_size:
-            raise ValueError(
-                f"the tokenizer has {tokenizer.vocab_size} word pieces but the model's vocab_size is "
-                f"{self.model.config.vocab_size}"
-            )
+        check_data_fits_model(self.model.config, datamodule)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Refuses a checkpoint trained over other answers, by name, before its classifier's shape does."""

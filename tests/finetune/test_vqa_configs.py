@@ -3,7 +3,7 @@ scores, on the synthetic world.
 
 The full-size config reads VLP_DATA and VLP_PRETRAINED; here they name a tree whose files are the world's (train, val
 and, as test-dev, the test questions) with a 2048-d region store and a BERT vocabulary, so the config runs unchanged
-apart from a smaller model. The demo reads VLP_DEMO_DIR, VLP_DEMO_STORE and VLP_DEMO_FEATURE_DIM, and its
+apart from a smaller model. The demo reads VLP_DEMO_DIR and VLP_DEMO_STORE, and its
 pretrained folder is written here in the demo's architecture.
 """
 
@@ -29,11 +29,12 @@ from vlp.model import VLConfig
 CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "finetune"
 
 
-def demo_architecture() -> dict[str, int]:
-    """The sizes of configs/pretrain/demo_oscar.yaml's model, which configs/finetune/demo_vqa.yaml repeats."""
+def demo_architecture() -> dict[str, int | str]:
+    """The sizes and initialisation of configs/pretrain/demo_oscar.yaml's model, which configs/finetune/demo_vqa.yaml
+    repeats (so that a VQA run from scratch starts as the pretraining did)."""
     pretrain = yaml.safe_load((CONFIGS.parent / "pretrain" / "demo_oscar.yaml").read_text())
     model = pretrain["model"]["init_args"]["config"]
-    sizes = ("hidden_size", "num_layers", "num_heads", "intermediate_size", "max_position_embeddings")
+    sizes = ("hidden_size", "num_layers", "num_heads", "intermediate_size", "max_position_embeddings", "attention_init")
     return {"vocab_size": pretrain["data"]["init_args"]["vocab_size"], **{name: model[name] for name in sizes}}
 
 
@@ -67,7 +68,6 @@ def data_tree(demo_data: DemoData, tmp_path_factory: pytest.TempPathFactory) -> 
         "VLP_PRETRAINED": str(root / "pretrained"),
         "VLP_DEMO_DIR": str(demo),
         "VLP_DEMO_STORE": str(demo_data.store),
-        "VLP_DEMO_FEATURE_DIM": str(FEATURE_DIM),
     }
 
 
@@ -127,6 +127,9 @@ def test_demo_config_shuffled_control_and_missing_pretrained_model(
 ) -> None:
     cli = instantiate(CONFIGS / "demo_vqa.yaml", "--data.init_args.shuffle_region_features=true")
     assert isinstance(cli.datamodule, VQADataModule) and cli.datamodule.shuffle_seed == 0
+    config = cli.model.model.config.to_dict()
+    assert {name: config[name] for name in demo_architecture()} == demo_architecture()
+    assert config["region_feature_dim"] == FEATURE_DIM  # read from the store by the config's resolver
     monkeypatch.setenv("VLP_DEMO_DIR", str(tmp_path))
     # jsonargparse reports the module's FileNotFoundError, message and all, in its own error.
     with pytest.raises(ValueError, match=r"pretrain/oscar/pretrained does not exist.*init_from=null"):

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.config_runs import CPU, SMALL_MODEL, instantiate, link
-from tests.data.conftest import FEATURE_DIM, bert_vocab
+from tests.data.conftest import bert_vocab
 from tests.data.world_store import build_world_store
 from vlp.cli.main import main as vlp_main
 from vlp.convert.folder import load_pretrained
@@ -56,7 +56,6 @@ def data_tree(demo_data, tmp_path_factory) -> dict[str, str]:
         "VLP_BERT": str(root / "bert"),
         "VLP_DEMO_DIR": str(root / "demo"),
         "VLP_DEMO_STORE": str(demo_data.store),
-        "VLP_DEMO_FEATURE_DIM": str(FEATURE_DIM),
     }
 
 

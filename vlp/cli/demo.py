@@ -16,7 +16,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from vlp.store import RegionStore
 from vlp.world import SPLITS, generate_world
 
 # The YAML configs live beside the packages in the repository (an editable install, as scripts/demo makes).
@@ -41,12 +40,7 @@ class DemoRun:
 
     def environment(self) -> dict[str, str]:
         """The variables through which the demo configs (configs/*/demo_*.yaml) find this run's files."""
-        dim = RegionStore(self.store_path).feature_dim
-        return {
-            "VLP_DEMO_DIR": str(self.run_dir),
-            "VLP_DEMO_STORE": str(self.store_path),
-            "VLP_DEMO_FEATURE_DIM": str(dim),
-        }
+        return {"VLP_DEMO_DIR": str(self.run_dir), "VLP_DEMO_STORE": str(self.store_path)}
 
 
 # How much of a failed command's log `run_command` shows.

@@ -47,11 +47,15 @@ def lightning_cli(argv: Sequence[str], run: bool = True) -> LightningCLI:
     parses and instantiates without running a subcommand.
 
     OmegaConf interpolation is resolved as each YAML file is read, before later flags apply: a flag such as
-    `--trainer.default_root_dir` does not move what the file derives from it (e.g. a checkpoint `dirpath`).
+    `--trainer.default_root_dir` does not move what the file derives from it (e.g. a checkpoint `dirpath`). vlp's own
+    resolvers (`vlp.cli.resolvers`, e.g. `${vlp.feature_dim:STORE}`) are available.
     """
     from lightning.pytorch import LightningDataModule, LightningModule
     from lightning.pytorch.cli import LightningCLI
 
+    from vlp.cli.resolvers import register_resolvers
+
+    register_resolvers()
     return LightningCLI(
         LightningModule,
         LightningDataModule,
@@ -63,6 +67,23 @@ def lightning_cli(argv: Sequence[str], run: bool = True) -> LightningCLI:
     )
 
 
+def _run_lightning(argv: list[str]) -> int:
+    """Runs a LightningCLI sub-command; an error that comes from what the user gave (a config, a store, a checkpoint,
+    a data file, which vlp names in its message) is reported in one line (`vlp.cli.errors.report_error`)."""
+    from omegaconf.errors import OmegaConfBaseException
+
+    from vlp.cli.errors import quiet_dependencies, report_error
+    from vlp.store.schema import RegionStoreError
+
+    quiet_dependencies()
+    try:
+        lightning_cli(argv)
+    except (OmegaConfBaseException, FileNotFoundError, KeyError, ValueError, RegionStoreError) as error:
+        configs = [argv[i + 1] for i, flag in enumerate(argv[:-1]) if flag in ("--config", "-c")]
+        return report_error(f"vlp {argv[0]}" + (f" ({', '.join(configs)})" if configs else ""), error)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `vlp` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -71,8 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     command, rest = argv[0], argv[1:]
     if command in LIGHTNING_SUBCOMMANDS:
-        lightning_cli(argv)
-        return 0
+        return _run_lightning(argv)
     if command in HELPERS:
         return HELPERS[command][0](rest)
     print(f"vlp: unknown command {command!r}\n\n{_usage()}", file=sys.stderr)

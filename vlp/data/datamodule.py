@@ -26,6 +26,7 @@ from vlp.data.corpora import Corpus
 from vlp.data.corruption import Corruption
 from vlp.data.dataset import PretrainDataset
 from vlp.data.loaders import LoaderSettings, eval_loader, train_loader
+from vlp.data.regions import RegionReader
 from vlp.data.tokenizer import WordPieceTokenizer, train_vocabulary, vocab_file
 from vlp.store.geometry import GeometryStyle
 
@@ -103,6 +104,10 @@ class PretrainDataModule(LightningDataModule):
             self.train_set = PretrainDataset(self.train_corpora, self.max_regions, self.geometry, self.tag_attributes)
         if stage in (None, "fit", "validate") and self.val_corpora and self.val_set is None:
             self.val_set = PretrainDataset(self.val_corpora, self.max_regions, self.geometry, self.tag_attributes)
+
+    def region_readers(self) -> list[RegionReader]:
+        """The region reader of each dataset set up so far."""
+        return [dataset.regions for dataset in (self.train_set, self.val_set) if dataset is not None]
 
     @property
     def region_label_names(self) -> list[str]:

@@ -64,11 +64,16 @@ class RegionReader:
         return list(self._label_index)
 
     @property
-    def feature_dim(self) -> int:
-        """D, the feature width that every store holds."""
+    def first_store(self) -> str:
+        """The path of the first store added (the one messages about the whole reader name)."""
         if not self._stores:
             raise ValueError("no region store added yet")
-        return next(iter(self._stores.values())).feature_dim
+        return next(iter(self._stores))
+
+    @property
+    def feature_dim(self) -> int:
+        """D, the feature width that every store holds."""
+        return self.store(self.first_store).feature_dim
 
     def store(self, path: str) -> RegionStore:
         """The store at `path`, opened and checked on first use.

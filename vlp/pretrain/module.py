@@ -35,6 +35,7 @@ from vlp.objectives.output import ObjectiveOutput
 from vlp.pretrain.compute import compute_objectives
 from vlp.pretrain.heads import build_heads
 from vlp.pretrain.mixing import Mixing, ObjectiveWeights, sample_objective
+from vlp.train.checks import check_data_fits_model
 from vlp.train.init import InitFormat, load_initial_weights
 from vlp.train.optim import OptimizerSettings, lightning_optimizers
 
@@ -118,14 +119,9 @@ class PretrainModule(LightningModule):
         self.sampling_seed = torch.initial_seed() % 2**62
 
     def setup(self, stage: str) -> None:
-        """Checks the data's vocabularies against the model's, when the data module tells them."""
+        """Checks the data's vocabularies and region features against the model's, when the data module tells them."""
         datamodule = getattr(self.trainer, "datamodule", None)
-        tokenizer = getattr(datamodule, "tokenizer", None)
-        if tokenizer is not None and tokenizer.vocab_size > self.model.config.vocab_size:
-            raise ValueError(
-                f"the tokenizer has {tokenizer.vocab_size} word pieces but the model's vocab_size is "
-                f"{self.model.config.vocab_size}"
-            )
+        check_data_fits_model(self.model.config, datamodule)
         names = getattr(datamodule, "region_label_names", None) if stage == "fit" else None
         if "mrc" in self.heads and names is not None and len(names) > self.heads["mrc"].num_classes:
             raise ValueError(
