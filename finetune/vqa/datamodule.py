@@ -26,6 +26,7 @@ from finetune.vqa.answers import DEFAULT_MIN_COUNT, AnswerVocabulary, TargetScor
 from finetune.vqa.collate import VQACollate
 from finetune.vqa.data import answer_vocabulary, read_examples
 from finetune.vqa.dataset import VQADataset, VQASource
+from vlp.data.coverage import report_coverage
 from vlp.data.loaders import LoaderSettings, eval_loader, train_loader
 from vlp.data.regions import RegionReader
 from vlp.data.tokenizer import WordPieceTokenizer, vocab_file
@@ -145,6 +146,8 @@ class VQADataModule(LightningDataModule):
         for split, needed in wanted.items():
             if needed and split not in self.datasets:
                 self.datasets[split] = self._dataset(sources[split])
+                if self.trainer is None or self.trainer.is_global_zero:
+                    report_coverage(self.tokenizer, self.datasets[split].texts(), f"{split} questions and tags")
 
     def region_readers(self) -> list[RegionReader]:
         """The region reader of each dataset set up so far."""

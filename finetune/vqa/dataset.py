@@ -7,7 +7,7 @@ store, by a fixed permutation: the control run that tells how much of the accura
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -140,6 +140,14 @@ class VQADataset(Dataset[VQAItem]):
     def example(self, index: int) -> VQAExample:
         """The question and annotation of example `index`, without reading its regions."""
         return self._examples[index]
+
+    def texts(self) -> Iterator[str]:
+        """Every question, then the region label names (and attribute names with `tag_attributes`): what the
+        tokenizer reads."""
+        for example in self._examples:
+            yield example.question
+        yield from self.regions.region_label_names
+        yield from self.regions.attribute_names()
 
     def shown_image(self, index: int) -> int:
         """The image whose regions example `index` shows (its own unless shuffled)."""

@@ -24,6 +24,7 @@ from torch.utils.data import DataLoader
 from vlp.data.collate import PretrainCollate
 from vlp.data.corpora import Corpus
 from vlp.data.corruption import Corruption
+from vlp.data.coverage import report_coverage
 from vlp.data.dataset import PretrainDataset
 from vlp.data.loaders import LoaderSettings, eval_loader, train_loader
 from vlp.data.regions import RegionReader
@@ -102,6 +103,8 @@ class PretrainDataModule(LightningDataModule):
             self.tokenizer = WordPieceTokenizer(self.vocab_path)
         if stage in (None, "fit") and self.train_set is None:
             self.train_set = PretrainDataset(self.train_corpora, self.max_regions, self.geometry, self.tag_attributes)
+            if self.trainer is None or self.trainer.is_global_zero:
+                report_coverage(self.tokenizer, self.train_set.texts(), "training texts and tags")
         if stage in (None, "fit", "validate") and self.val_corpora and self.val_set is None:
             self.val_set = PretrainDataset(self.val_corpora, self.max_regions, self.geometry, self.tag_attributes)
 

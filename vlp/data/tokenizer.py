@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tokenizers import BertWordPieceTokenizer
+from tokenizers import BertWordPieceTokenizer, Encoding
 
 VOCAB_NAME = "vocab.txt"
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
@@ -79,6 +79,11 @@ class WordPieceTokenizer:
             return [], []
         encoding = self._tokenizer.encode(list(words), is_pretokenized=True, add_special_tokens=False)
         return encoding.ids, list(encoding.word_ids)
+
+    def encode_texts(self, texts: Sequence[str]) -> list[Encoding]:
+        """The pieces of whole texts, split into words by BERT's pre-tokenizer (each `Encoding` has `tokens` and the
+        `word_ids` of each), without special tokens."""
+        return self._tokenizer.encode_batch(list(texts), add_special_tokens=False)
 
     def encode_pair(self, words_a: Sequence[str], words_b: Sequence[str] | None, max_tokens: int) -> EncodedPair:
         """Encodes `[CLS] a [SEP] b [SEP]` (or `[CLS] a [SEP]` without `b`) in at most `max_tokens` tokens.

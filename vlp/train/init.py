@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
+import torch
 from lightning.pytorch.utilities import rank_zero_info
 from torch import nn
 
@@ -81,12 +82,15 @@ def load_initial_weights(model: VLModel, heads: nn.ModuleDict, path: str | Path,
     different = [
         f"{key} {theirs[key]!r} (config: {ours[key]!r})"
         for key in ours
-        if key not in TRAINING_FIELDS and ours[key] != theirs[key]
+        if key not in TRAINING_FIELDS
+        and ours[key] != theirs[key]
+        # A larger vocabulary extends the checkpoint's (`vlp vocab build --extend`): its new pieces start fresh.
+        and not (key == "vocab_size" and ours[key] > theirs[key])
     ]
     if different:
         raise ValueError(f"{path} holds another architecture than the config: {', '.join(different)}")
     converted.report.check(allow_missing=("heads.", "model.pooler"))
-    state = converted.state_dict
+    state = grow_vocabulary(converted.state_dict, model, heads)
     model_state = {key.removeprefix("model."): value for key, value in state.items() if key.startswith("model.")}
     check_shapes(model_state, model.state_dict(), str(path))
     result = model.load_state_dict(model_state, strict=False)
@@ -107,6 +111,23 @@ def load_initial_weights(model: VLModel, heads: nn.ModuleDict, path: str | Path,
     for part in parts:
         rank_zero_info(f"{path}: initialised fresh: {part}")
     return parts
+
+
+def grow_vocabulary(state: dict[str, torch.Tensor], model: VLModel, heads: nn.ModuleDict) -> dict[str, torch.Tensor]:
+    """The checkpoint's tensors with its word embeddings (and the masked-token head's bias) grown to the model's
+    vocabulary: the checkpoint's pieces keep their rows, the new pieces (appended by `vlp vocab build --extend`) get
+    the freshly initialised rows of `model` and `heads`."""
+    grown = dict(state)
+    for key, fresh in (
+        ("model.text_embeddings.word.weight", model.text_embeddings.word.weight),
+        ("heads.mlm.bias", heads["mlm"].bias if "mlm" in heads else None),
+    ):
+        if fresh is None or key not in state or state[key].shape[0] >= fresh.shape[0]:
+            continue
+        known = state[key].shape[0]
+        grown[key] = torch.cat([state[key], fresh.detach()[known:].to(state[key].dtype)])
+        rank_zero_info(f"{key}: {fresh.shape[0] - known} new word pieces start fresh after the checkpoint's {known}")
+    return grown
 
 
 def _collapse(names: list[str]) -> list[str]:
