@@ -96,9 +96,16 @@ def extract_shard(config: ExtractionConfig, items: Sequence[ImageItem], plan: Sh
 
 
 def open_writer(
-    path: Path, backend: Backend, provenance: dict[str, Any], *, if_exists: str = "resume", commit_every: int = 64
+    path: Path,
+    backend: Backend,
+    provenance: dict[str, Any],
+    *,
+    if_exists: str = "resume",
+    commit_every: int = 64,
+    checksums: bool = True,
 ) -> RegionStoreWriter:
-    """The store writer of a shard, with the backend's feature size and vocabularies."""
+    """The store writer of a shard, with the backend's feature size and vocabularies (see `RegionStoreWriter` for
+    the keyword arguments)."""
     return RegionStoreWriter(
         path,
         backend.feature_dim,
@@ -109,4 +116,5 @@ def open_writer(
         max_attributes_per_region=backend.max_attributes_per_region,
         if_exists=if_exists,  # type: ignore[arg-type]
         commit_every=commit_every,
+        checksums=checksums,
     )

