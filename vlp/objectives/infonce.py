@@ -15,6 +15,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from vlp import distributed
+from vlp.model.config import VLConfig
+from vlp.model.heads import EmbeddingProjection
+from vlp.objectives.base import HeadSettings, Objective
 from vlp.objectives.output import ObjectiveOutput
 
 INITIAL_TEMPERATURE = 0.07
@@ -89,3 +92,18 @@ def info_nce_loss(
     loss = (F.cross_entropy(text_to_image, targets) + F.cross_entropy(image_to_text, targets)) / 2
     accuracy = (text_to_image.argmax(dim=1) == targets).float().mean().detach()
     return ObjectiveOutput(loss=loss, accuracy=accuracy, count=batch)
+
+
+class InfoNCE(Objective):
+    """In-batch contrastive loss of text-only and image-only embeddings (`vlp.pretrain.compute` runs the passes)."""
+
+    name = "infonce"
+    description = "in-batch contrastive loss of text-only and image-only embeddings (CLIP-style)"
+    reads_masked_input = False
+
+    def heads(self, config: VLConfig, settings: HeadSettings) -> dict[str, nn.Module]:
+        hidden, init = config.hidden_size, config.initializer_range
+        return {
+            "text_projection": EmbeddingProjection(hidden, settings.embed_dim, init),
+            "image_projection": EmbeddingProjection(hidden, settings.embed_dim, init),
+        }

@@ -10,8 +10,11 @@ caption of it) can be excluded, so that a "negative" is never in fact a match.
 from __future__ import annotations
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
+from vlp.model.config import VLConfig
+from vlp.model.heads import ClassificationHead
+from vlp.objectives.base import HeadSettings, Objective
 from vlp.objectives.draws import other_index, uniform
 from vlp.objectives.output import ObjectiveOutput, classification_output
 
@@ -102,3 +105,14 @@ def itm_loss(logits: Tensor, labels: Tensor) -> ObjectiveOutput:
         Mean cross-entropy, accuracy, B.
     """
     return classification_output(logits, labels)
+
+
+class ImageTextMatching(Objective):
+    """UNITER's image-text matching on its own view of the batch (`vlp.pretrain.compute` runs its pass)."""
+
+    name = "itm"
+    description = "image-text matching (UNITER ITM)"
+    reads_masked_input = False
+
+    def heads(self, config: VLConfig, settings: HeadSettings) -> dict[str, nn.Module]:
+        return {"itm": ClassificationHead(config.hidden_size, 2, initializer_range=config.initializer_range)}

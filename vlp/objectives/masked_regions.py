@@ -7,12 +7,21 @@ per example, mask the text or the regions, never both, so that one modality is a
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
+from vlp.model.config import VLConfig
+from vlp.model.heads import MLPClassificationHead, TiedPredictionHead
+from vlp.objectives.base import HeadSettings, MaskedPass, Objective
 from vlp.objectives.draws import uniform
 from vlp.objectives.output import ObjectiveOutput, classification_output, empty_output
+
+if TYPE_CHECKING:
+    from vlp.data.batch import PretrainBatch
+    from vlp.model.model import VLModel
 
 
 def sample_region_mask(
@@ -102,3 +111,67 @@ def region_label_loss(logits: Tensor, target: Tensor) -> ObjectiveOutput:
     loss = F.kl_div(log_probabilities, target.detach().float(), reduction="batchmean")
     accuracy = (logits.argmax(dim=-1) == target.argmax(dim=-1)).float().mean().detach()
     return ObjectiveOutput(loss=loss, accuracy=accuracy, count=logits.shape[0])
+
+
+def _masked_states(output: MaskedPass) -> tuple[Tensor, Tensor]:
+    """(Bool[B, R] masked regions, Float[M, H] their states) of a pass that masked regions."""
+    if output.masked_regions is None:
+        raise ValueError(
+            "masked region modelling needs a pass with masked regions (corruption.region_mask_probability)"
+        )
+    return output.masked_regions, output.region_states[output.masked_regions]
+
+
+class RegionFeatureRegression(Objective):
+    """UNITER's masked region feature regression, through the transposed region projection."""
+
+    name = "mrfr"
+    description = "masked region feature regression (UNITER MRFR)"
+    masks_regions = True
+
+    def heads(self, config: VLConfig, settings: HeadSettings) -> dict[str, nn.Module]:
+        head = TiedPredictionHead(
+            config.hidden_size,
+            config.region_feature_dim,
+            config.hidden_act,
+            config.layer_norm_eps,
+            config.initializer_range,
+        )
+        return {"mrfr": head}
+
+    def masked_loss(
+        self, model: VLModel, heads: nn.ModuleDict, batch: PretrainBatch, output: MaskedPass
+    ) -> ObjectiveOutput:
+        masked, states = _masked_states(output)
+        predicted = heads["mrfr"](states, model.region_feature_weight)
+        return region_feature_regression_loss(predicted, batch.regions.features[masked])
+
+
+class RegionClassification(Objective):
+    """UNITER's masked region classification against the detector's labels."""
+
+    name = "mrc"
+    description = "masked region classification against the detector labels (UNITER MRC)"
+    masks_regions = True
+
+    def heads(self, config: VLConfig, settings: HeadSettings) -> dict[str, nn.Module]:
+        if settings.num_region_labels < 1:
+            raise ValueError("the mrc objective needs num_region_labels, the size of the region label vocabulary")
+        hidden = config.hidden_size
+        head = MLPClassificationHead(
+            hidden,
+            settings.num_region_labels,
+            hidden,
+            "gelu",
+            True,
+            config.layer_norm_eps,
+            0.0,
+            config.initializer_range,
+        )
+        return {"mrc": head}
+
+    def masked_loss(
+        self, model: VLModel, heads: nn.ModuleDict, batch: PretrainBatch, output: MaskedPass
+    ) -> ObjectiveOutput:
+        masked, states = _masked_states(output)
+        return region_label_loss(heads["mrc"](states), batch.regions.labels[masked])

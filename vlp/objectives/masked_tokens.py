@@ -11,12 +11,20 @@ predicts the tags it was shown, which are still a valid masked-LM target. To lea
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
+from vlp.model.config import VLConfig
+from vlp.model.heads import TiedPredictionHead
+from vlp.objectives.base import HeadSettings, MaskedPass, Objective
 from vlp.objectives.draws import randint, uniform
 from vlp.objectives.output import IGNORE_INDEX, ObjectiveOutput, classification_output
+
+if TYPE_CHECKING:
+    from vlp.data.batch import PretrainBatch
+    from vlp.model.model import VLModel
 
 MASK_FRACTION = 0.8
 """Share of the selected positions replaced by `[MASK]`."""
@@ -115,3 +123,26 @@ def masked_token_loss(logits: Tensor, labels: Tensor) -> ObjectiveOutput:
         Mean cross-entropy, top-1 accuracy, and the number of labelled positions.
     """
     return classification_output(logits, labels)
+
+
+class MaskedTokens(Objective):
+    """Oscar's masked token loss over words and tags, through a head tied to the word embeddings."""
+
+    name = "mlm"
+    description = "masked token loss over words and tags (Oscar MTL, BERT MLM)"
+    default_weight = 1.0
+    masks_text = True
+
+    def heads(self, config: VLConfig, settings: HeadSettings) -> dict[str, nn.Module]:
+        # Named `mlm`, BERT's `cls.predictions` in every checkpoint format.
+        head = TiedPredictionHead(
+            config.hidden_size, config.vocab_size, config.hidden_act, config.layer_norm_eps, config.initializer_range
+        )
+        return {"mlm": head}
+
+    def masked_loss(
+        self, model: VLModel, heads: nn.ModuleDict, batch: PretrainBatch, output: MaskedPass
+    ) -> ObjectiveOutput:
+        selected = batch.mlm_labels != IGNORE_INDEX
+        logits = heads["mlm"](output.text_states[selected], model.word_embedding_weight)
+        return masked_token_loss(logits, batch.mlm_labels[selected])

@@ -12,11 +12,20 @@ The caller replaces the parts: `sample_pollution` decides which, `pick_replaceme
 
 from __future__ import annotations
 
-import torch
-from torch import Tensor
+from typing import TYPE_CHECKING
 
+import torch
+from torch import Tensor, nn
+
+from vlp.model.config import VLConfig
+from vlp.model.heads import ClassificationHead
+from vlp.objectives.base import HeadSettings, MaskedPass, Objective
 from vlp.objectives.draws import other_index, uniform
 from vlp.objectives.output import ObjectiveOutput, classification_output
+
+if TYPE_CHECKING:
+    from vlp.data.batch import PretrainBatch
+    from vlp.model.model import VLModel
 
 MATCHED, TAGS_REPLACED, CAPTION_REPLACED = 0, 1, 2
 
@@ -84,3 +93,24 @@ def contrastive_loss(logits: Tensor, labels: Tensor) -> ObjectiveOutput:
         Mean cross-entropy, accuracy, B.
     """
     return classification_output(logits, labels)
+
+
+class OscarContrastive(Objective):
+    """Oscar's polluted-tag contrastive loss (2-way) or Oscar+'s 3-way variant, on the pooled `[CLS]`."""
+
+    name = "contrastive"
+    description = "Oscar's 2-way or Oscar+'s 3-way contrastive loss on the pooled [CLS]"
+
+    def heads(self, config: VLConfig, settings: HeadSettings) -> dict[str, nn.Module]:
+        # Named `contrastive`, BERT's `cls.seq_relationship` in Oscar checkpoints.
+        head = ClassificationHead(
+            config.hidden_size, settings.contrastive_classes, initializer_range=config.initializer_range
+        )
+        return {"contrastive": head}
+
+    def masked_loss(
+        self, model: VLModel, heads: nn.ModuleDict, batch: PretrainBatch, output: MaskedPass
+    ) -> ObjectiveOutput:
+        if batch.contrastive_labels is None:
+            raise ValueError("the contrastive objective needs polluted batches (corruption.contrastive_classes)")
+        return contrastive_loss(heads["contrastive"](output.pooled), batch.contrastive_labels)

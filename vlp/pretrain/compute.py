@@ -19,16 +19,12 @@ from torch import nn
 
 from vlp.data.batch import MatchingInputs, PretrainBatch
 from vlp.model import RegionInputs, TextInputs, VLModel, VLOutput
+from vlp.objectives.base import MaskedPass
 from vlp.objectives.infonce import MAX_LOGIT_SCALE, clamp_logit_scale, info_nce_loss
 from vlp.objectives.itm import itm_loss, pair_images
-from vlp.objectives.masked_regions import region_feature_regression_loss, region_label_loss
-from vlp.objectives.masked_tokens import masked_token_loss
-from vlp.objectives.oscar_contrastive import CAPTION_REPLACED, contrastive_loss
-from vlp.objectives.output import IGNORE_INDEX, ObjectiveOutput
-
-MASKED_INPUT = ("mlm", "contrastive", "mrfr", "mrc")
-"""Objectives computed on the masked, polluted input."""
-REGION_MODELLING = ("mrfr", "mrc")
+from vlp.objectives.oscar_contrastive import CAPTION_REPLACED
+from vlp.objectives.output import ObjectiveOutput
+from vlp.pretrain.objectives import BY_NAME
 
 
 def masked_views(objectives: Sequence[str], shared: bool) -> list[tuple[bool, bool, list[str]]]:
@@ -41,14 +37,15 @@ def masked_views(objectives: Sequence[str], shared: bool) -> list[tuple[bool, bo
     Returns:
         (mask the text, mask the regions, objectives) per pass.
     """
-    wanted = [name for name in objectives if name in MASKED_INPUT]
+    wanted = [BY_NAME[name] for name in objectives if BY_NAME[name].reads_masked_input]
     if not wanted:
         return []
+    names = [objective.name for objective in wanted]
     if shared:
-        return [("mlm" in wanted, any(name in REGION_MODELLING for name in wanted), wanted)]
+        return [(any(o.masks_text for o in wanted), any(o.masks_regions for o in wanted), names)]
     passes: dict[tuple[bool, bool], list[str]] = {}
-    for name in wanted:
-        passes.setdefault((name == "mlm", name in REGION_MODELLING), []).append(name)
+    for objective in wanted:
+        passes.setdefault((objective.masks_text, objective.masks_regions), []).append(objective.name)
     return [(text, regions, names) for (text, regions), names in passes.items()]
 
 
@@ -83,23 +80,10 @@ def _masked_pass(
     masked = batch.masked_regions & batch.regions.mask if mask_regions else None
     output = _encode(model, TextInputs(input_ids, text.token_type_ids, text.text_mask), batch, masked)
     length = input_ids.shape[1]
-    text_states, region_states = output.sequence_output[:, :length], output.sequence_output[:, length:]
-    results: dict[str, ObjectiveOutput] = {}
-    for name in objectives:
-        if name == "mlm":
-            selected = batch.mlm_labels != IGNORE_INDEX
-            logits = heads["mlm"](text_states[selected], model.word_embedding_weight)
-            results[name] = masked_token_loss(logits, batch.mlm_labels[selected])
-        elif name == "contrastive":
-            if batch.contrastive_labels is None:
-                raise ValueError("the contrastive objective needs polluted batches (corruption.contrastive_classes)")
-            results[name] = contrastive_loss(heads["contrastive"](output.pooled_output), batch.contrastive_labels)
-        elif name == "mrfr":
-            predicted = heads["mrfr"](region_states[masked], model.region_feature_weight)
-            results[name] = region_feature_regression_loss(predicted, batch.regions.features[masked])
-        elif name == "mrc":
-            results[name] = region_label_loss(heads["mrc"](region_states[masked]), batch.regions.labels[masked])
-    return results
+    states = MaskedPass(
+        output.sequence_output[:, :length], output.sequence_output[:, length:], output.pooled_output, masked
+    )
+    return {name: BY_NAME[name].masked_loss(model, heads, batch, states) for name in objectives}
 
 
 def _matching(model: VLModel, heads: nn.ModuleDict, batch: PretrainBatch, view: MatchingInputs) -> ObjectiveOutput:

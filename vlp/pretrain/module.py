@@ -30,6 +30,7 @@ from vlp.convert.base import VLBundle
 from vlp.convert.folder import write_folder
 from vlp.data.batch import PretrainBatch
 from vlp.model import VLConfig, VLModel
+from vlp.objectives.base import HeadSettings
 from vlp.objectives.infonce import LogitScale
 from vlp.objectives.output import ObjectiveOutput
 from vlp.pretrain.compute import compute_objectives
@@ -111,7 +112,8 @@ class PretrainModule(LightningModule):
         self.itm_hard_negatives = itm_hard_negatives
         self.export_dir, self.tokenizer_from = export_dir, tokenizer_from
         self.model = VLModel(config)
-        self.heads = build_heads(config, self.objectives, contrastive_classes, num_region_labels, embed_dim)
+        settings = HeadSettings(contrastive_classes, num_region_labels, embed_dim)
+        self.heads = build_heads(config, self.objectives.active, settings)
         self.logit_scale = LogitScale() if "infonce" in self.objectives.active else None
         if init_from is not None:
             load_initial_weights(self.model, self.heads, init_from, init_format)
