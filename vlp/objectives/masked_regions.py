@@ -157,16 +157,16 @@ class RegionClassification(Objective):
     def heads(self, config: VLConfig, settings: HeadSettings) -> dict[str, nn.Module]:
         if settings.num_region_labels < 1:
             raise ValueError("the mrc objective needs num_region_labels, the size of the region label vocabulary")
+        # UNITER's region classifier: Linear(H, H), GELU, LayerNorm, Linear(H, labels).
         hidden = config.hidden_size
         head = MLPClassificationHead(
             hidden,
             settings.num_region_labels,
-            hidden,
-            "gelu",
-            True,
-            config.layer_norm_eps,
-            0.0,
-            config.initializer_range,
+            inner_size=hidden,
+            hidden_act="gelu",
+            use_layer_norm=True,
+            layer_norm_eps=config.layer_norm_eps,
+            initializer_range=config.initializer_range,
         )
         return {"mrc": head}
 
