@@ -53,7 +53,7 @@ class RunSettings:
         progress: "auto" (a bar on a terminal, else log lines), "bar", "log" or "none".
         log_every_s: seconds between progress log lines.
         torch_threads: CPU threads of each extraction process's torch; 0 chooses (`features.threads.cpu_threads`):
-            the cores left beside the decoding workers, shared between the local processes.
+            the cores the process may use (affinity and cgroup quota), shared between the local processes.
     """
 
     batch_size: int = 8

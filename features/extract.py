@@ -41,7 +41,7 @@ def run_extraction(config: ExtractionConfig) -> list[ShardSummary]:
     plans = plan_shards(run.shard_index, run.shard_count, run.processes, run.device)
     check_layout(config.output, plans[0].count)
     shares = [select_shard(items, plan.index, plan.count) for plan in plans]
-    threads = cpu_threads(run.torch_threads, run.num_workers, len(plans))
+    threads = cpu_threads(run.torch_threads, len(plans))
     if len(plans) == 1:
         return [_extract_in_child(config, shares[0], plans[0], threads)]
     context = multiprocessing.get_context("spawn")

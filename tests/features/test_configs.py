@@ -64,3 +64,14 @@ def test_every_problem_is_reported_at_once():
         load_config(path, ["run.batch_size=many"], PLACEHOLDERS)
     with pytest.raises(ConfigError, match="cannot be imported"):
         load_config(path, ["backend.class_path=features.backends.nowhere.Backend"], PLACEHOLDERS)
+
+
+def test_a_broken_interpolation_names_the_key_in_one_line(tmp_path):
+    source = next(path for path in CONFIGS if path.name == "given_boxes.yaml")
+    path = tmp_path / "broken.yaml"
+    path.write_text(source.read_text().replace("batch_size: 8", "batch_size: ${run.nowhere}"))
+    with pytest.raises(ConfigError) as error:
+        load_config(path, [], PLACEHOLDERS)
+    message = str(error.value)
+    assert message.startswith(f"{path}: key run.batch_size: ") and "nowhere" in message
+    assert "\n" not in message
