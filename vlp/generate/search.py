@@ -1,0 +1,212 @@
+"""Greedy and beam search over any incremental decoder.
+
+The decoder is a `DecodingState`: it holds one row per hypothesis (a key/value cache, say), turns each row's latest
+token into log-probabilities of the next one, and keeps or repeats rows when the search reorders its hypotheses. The
+search never sees the model, so it is tested against exhaustive enumeration on small decoders, and captioning (or any
+task that generates text) supplies the state that runs its model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import torch
+from torch import Tensor
+
+
+class DecodingState(Protocol):
+    """One row per hypothesis of an incremental decoder."""
+
+    def step(self, tokens: Tensor) -> Tensor:
+        """Feeds each row its latest token.
+
+        Args:
+            tokens: Long[N] the token each row chose at the last step (the start token at the first).
+
+        Returns:
+            Float[N, V] log-probabilities of each row's next token.
+        """
+        ...
+
+    def reorder(self, rows: Tensor) -> None:
+        """Keeps rows `rows` (Long[N'], repeats allowed) for the next step, in that order."""
+        ...
+
+
+@dataclass(frozen=True)
+class BeamSettings:
+    """How beam search scores and ends hypotheses (Oscar's and Hugging Face's conventions).
+
+    Attributes:
+        beams: hypotheses kept per example (Oscar's captioning: 5).
+        max_length: generated tokens at most, the end token included (Oscar: 20).
+        min_length: no end token before this many tokens.
+        length_penalty: a finished hypothesis scores its summed log-probability / length ** length_penalty; above 0
+            favours longer captions.
+        no_repeat_ngram_size: no n-gram of this size occurs twice in a hypothesis (0: off).
+    """
+
+    beams: int = 5
+    max_length: int = 20
+    min_length: int = 0
+    length_penalty: float = 1.0
+    no_repeat_ngram_size: int = 0
+
+    def __post_init__(self) -> None:
+        if self.beams < 1 or self.max_length < 1:
+            raise ValueError(f"beams and max_length must be positive, got {self.beams} and {self.max_length}")
+        if not 0 <= self.min_length <= self.max_length:
+            raise ValueError(f"min_length must lie in [0, max_length], got {self.min_length}")
+
+
+@dataclass(order=True)
+class Hypothesis:
+    """A finished hypothesis: its length-penalised score and its tokens (the end token excluded)."""
+
+    score: float
+    tokens: list[int] = field(compare=False)
+
+
+def _banned(sequences: list[list[int]], size: int, vocab: int, device: torch.device) -> Tensor:
+    """Bool[N, V]: tokens that would repeat an n-gram of `size` in each row's sequence."""
+    banned = torch.zeros(len(sequences), vocab, dtype=torch.bool, device=device)
+    if size <= 0:
+        return banned
+    for row, sequence in enumerate(sequences):
+        if len(sequence) + 1 < size:
+            continue
+        prefix = tuple(sequence[len(sequence) - size + 1 :]) if size > 1 else ()
+        for start in range(len(sequence) - size + 1):
+            if tuple(sequence[start : start + size - 1]) == prefix:
+                banned[row, sequence[start + size - 1]] = True
+    return banned
+
+
+def _constrain(log_probs: Tensor, sequences: list[list[int]], settings: BeamSettings, end_token: int) -> Tensor:
+    """[N, V] log-probabilities with the end token banned before `min_length` and repeated n-grams banned."""
+    log_probs = log_probs.clone()
+    if len(sequences[0]) < settings.min_length:
+        log_probs[:, end_token] = -torch.inf
+    banned = _banned(sequences, settings.no_repeat_ngram_size, log_probs.shape[1], log_probs.device)
+    return log_probs.masked_fill(banned, -torch.inf)
+
+
+def _cannot_improve(finished: list[Hypothesis], live: list[tuple[int, int, float]], settings: BeamSettings) -> bool:
+    """Whether an example's `beams` finished hypotheses are certain to stay its best: no live hypothesis (row, token,
+    summed log-probability) can end with a better score. Its sum only falls as it grows, and with a non-negative
+    length penalty its score is at most that sum over `max_length ** length_penalty` (the sum is not positive)."""
+    if len(finished) < settings.beams or settings.length_penalty < 0:
+        return False
+    best_live = max(score for _, _, score in live)
+    return best_live / settings.max_length**settings.length_penalty <= finished[-1].score
+
+
+def greedy_search(
+    state: DecodingState,
+    batch: int,
+    start_token: int,
+    end_token: int,
+    max_length: int = 20,
+    min_length: int = 0,
+    no_repeat_ngram_size: int = 0,
+) -> list[list[int]]:
+    """The most likely next token at every step, per example, until the end token or `max_length`.
+
+    Args:
+        state: the decoder, with `batch` rows (one per example).
+        batch: B.
+        start_token: fed at the first step (`[CLS]`, say).
+        end_token: ends a sequence (`[SEP]`); not part of the result.
+        max_length, min_length, no_repeat_ngram_size: as `BeamSettings`.
+
+    Returns:
+        [B] token lists. Finished rows keep stepping with the end token (rows cannot leave a batched cache), but
+        their results no longer change.
+    """
+    settings = BeamSettings(1, max_length, min_length, 1.0, no_repeat_ngram_size)
+    sequences: list[list[int]] = [[] for _ in range(batch)]
+    finished = [False] * batch
+    tokens = torch.full((batch,), start_token, dtype=torch.long)
+    for _ in range(max_length):
+        log_probs = _constrain(state.step(tokens), sequences, settings, end_token)
+        tokens = log_probs.argmax(dim=-1).cpu()
+        for row, token in enumerate(tokens.tolist()):
+            if finished[row]:
+                continue
+            if token == end_token:
+                finished[row] = True
+            else:
+                sequences[row].append(token)
+        if all(finished):
+            break
+        tokens = torch.where(torch.tensor(finished), end_token, tokens)
+    return sequences
+
+
+def beam_search(
+    state: DecodingState, batch: int, start_token: int, end_token: int, settings: BeamSettings | None = None
+) -> list[list[Hypothesis]]:
+    """Beam search, batched over examples, one new token per hypothesis and step.
+
+    Each step extends every live hypothesis by every token, keeps the `2 * beams` best extensions per example, sets
+    aside those that end (scored with the length penalty) and keeps the best `beams` others alive. A finished
+    hypothesis is never extended. The search ends at `max_length`, or once every example has `beams` finished
+    hypotheses and no live one can end with a better score than the worst of them (`_cannot_improve`).
+
+    Args:
+        state: the decoder, with `batch` rows (one per example); it is reordered to `batch * beams` rows.
+        batch: B.
+        start_token: fed at the first step.
+        end_token: ends a hypothesis; not part of the tokens returned.
+        settings: beam width, lengths, length penalty, n-gram blocking.
+
+    Returns:
+        [B] finished hypotheses per example, best first (live hypotheses that reached `max_length` count as finished).
+    """
+    settings = settings or BeamSettings()
+    beams = settings.beams
+    state.reorder(torch.arange(batch).repeat_interleave(beams))
+    # Only the first beam of each example is live at the start: the others would repeat it.
+    scores = torch.full((batch, beams), -torch.inf)
+    scores[:, 0] = 0.0
+    sequences: list[list[int]] = [[] for _ in range(batch * beams)]
+    finished: list[list[Hypothesis]] = [[] for _ in range(batch)]
+    done = [False] * batch
+    tokens = torch.full((batch * beams,), start_token, dtype=torch.long)
+    for length in range(1, settings.max_length + 1):
+        log_probs = _constrain(state.step(tokens).float().cpu(), sequences, settings, end_token)
+        vocab = log_probs.shape[1]
+        candidates = (scores[:, :, None] + log_probs.view(batch, beams, vocab)).view(batch, beams * vocab)
+        top_scores, top_index = candidates.topk(min(2 * beams, beams * vocab), dim=1)
+        rows, next_tokens, next_scores = [], [], []
+        for example in range(batch):
+            kept: list[tuple[int, int, float]] = []
+            for score, index in zip(top_scores[example].tolist(), top_index[example].tolist(), strict=True):
+                if done[example] or len(kept) == beams or score == -float("inf"):
+                    break
+                beam, token = divmod(index, vocab)
+                row = example * beams + beam
+                if token == end_token or length == settings.max_length:
+                    generated = sequences[row] + ([] if token == end_token else [token])
+                    # The length counts the generated tokens, the end token included.
+                    penalised = score / (len(generated) + (token == end_token)) ** settings.length_penalty
+                    finished[example].append(Hypothesis(penalised, generated))
+                else:
+                    kept.append((row, token, score))
+            finished[example] = sorted(finished[example], reverse=True)[:beams]
+            while len(kept) < beams:  # an example that is done (or ran out of candidates) keeps dead rows
+                kept.append((example * beams, end_token, -float("inf")))
+            done[example] = done[example] or _cannot_improve(finished[example], kept, settings)
+            for row, token, score in kept:
+                rows.append(row)
+                next_tokens.append(token)
+                next_scores.append(-float("inf") if done[example] else score)
+        if all(done) or length == settings.max_length:
+            break
+        rows_tensor = torch.tensor(rows, dtype=torch.long)
+        sequences = [sequences[row] + [token] for row, token in zip(rows, next_tokens, strict=True)]
+        scores = torch.tensor(next_scores).view(batch, beams)
+        tokens = torch.tensor(next_tokens, dtype=torch.long)
+        state.reorder(rows_tensor)
+    return finished
