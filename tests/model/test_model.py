@@ -9,6 +9,7 @@ from torch.testing import assert_close
 
 from tests.model.factories import make_batch, randomize_, tiny, typed
 from vlp.model import EmbeddingProjection, RegionInputs, TextInputs, VLConfig, VLModel
+from vlp.model.masks import seq2seq_mask
 
 CAPTION, TAGS, REGIONS = 5, 4, 3
 
@@ -17,30 +18,14 @@ def model(**changes: object) -> VLModel:
     return randomize_(VLModel(tiny(**changes))).eval()
 
 
-def seq2seq_mask(tag_mask: torch.Tensor, region_mask: torch.Tensor) -> torch.Tensor:
-    """Captioning's mask over `[caption, tags, regions]`: caption tokens see earlier caption tokens, tags and regions;
-    tags and regions see only tags and regions. [B, L, L] bool."""
-    batch = tag_mask.shape[0]
-    context = torch.cat([tag_mask, region_mask], dim=1)  # [B, G + R]
-    causal = torch.ones(CAPTION, CAPTION, dtype=torch.bool).tril().expand(batch, -1, -1)
-    caption_rows = torch.cat([causal, context[:, None, :].expand(-1, CAPTION, -1)], dim=2)
-    context_rows = torch.cat(
-        [
-            torch.zeros(batch, TAGS + REGIONS, CAPTION, dtype=torch.bool),
-            context[:, None, :].expand(-1, TAGS + REGIONS, -1),
-        ],
-        dim=2,
-    )
-    return torch.cat([caption_rows, context_rows], dim=1)
-
-
 def captioning_batch(config: VLConfig) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
     """Two examples `[caption, tags, regions]` with padded tags and regions, and their seq2seq mask."""
     batch = make_batch(
         config, text_lengths=[CAPTION + 4, CAPTION + 2], region_lengths=[3, 2], text=CAPTION + TAGS, regions=REGIONS
     )
     tag_mask = batch.text_mask[:, CAPTION:]
-    return batch.tensors() | {"token_type_ids": None}, seq2seq_mask(tag_mask, batch.region_mask)
+    context = torch.cat([tag_mask, batch.region_mask], dim=1)
+    return batch.tensors() | {"token_type_ids": None}, seq2seq_mask(CAPTION, context)
 
 
 @torch.no_grad()
