@@ -10,7 +10,25 @@ from vlp.metrics.cider import CiderD, cider_d
 
 Cider = pytest.importorskip("pycocoevalcap.cider.cider").Cider
 
-WORDS = ("a the red blue small large circle square star triangle is left of right above below and").split()
+WORDS = [
+    "a",
+    "the",
+    "red",
+    "blue",
+    "small",
+    "large",
+    "circle",
+    "square",
+    "star",
+    "triangle",
+    "is",
+    "left",
+    "of",
+    "right",
+    "above",
+    "below",
+    "and",
+]
 
 
 def captions(seed: int, images: int) -> tuple[dict[int, list[str]], dict[int, list[list[str]]]]:
