@@ -16,8 +16,15 @@ def _vqa(argv: Sequence[str]) -> int:
     return vqa_main(argv)
 
 
+def _caption(argv: Sequence[str]) -> int:
+    from vlp.eval.caption import main as caption_main
+
+    return caption_main(argv)
+
+
 TASKS: dict[str, tuple[Callable[[Sequence[str]], int], str]] = {
     "vqa": (_vqa, "VQA v2 accuracy (official), overall, per answer type and per question type"),
+    "caption": (_caption, "COCO caption metrics: BLEU-1..4, METEOR, ROUGE-L, CIDEr (CIDEr-D), SPICE where available"),
 }
 
 

@@ -11,14 +11,16 @@ Other fields are allowed and ignored. Visual Genome QA converted to the same lay
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from vlp.eval.json_files import FormatError, entries, field, load_json, quote_ids
 
-class VQAFormatError(ValueError):
-    """A VQA file that is not in the official format, or files that do not belong together."""
+VQAFormatError = FormatError
+"""A VQA file that is not in the official format, or files that do not belong together (the evaluations share one
+error type, since they share the readers that raise it)."""
 
 
 @dataclass(frozen=True)
@@ -57,47 +59,9 @@ class VQAAnnotation:
         return tuple(record["answer"] for record in self.answer_records)
 
 
-def load_json(path: Path) -> Any:
-    """The content of a JSON file.
-
-    Raises:
-        VQAFormatError: if the file is missing or is not valid JSON.
-    """
-    try:
-        with open(path, encoding="utf-8") as file:
-            return json.load(file)
-    except FileNotFoundError:
-        raise VQAFormatError(f"{path}: no such file") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise VQAFormatError(f"{path} is not valid JSON: {error}") from None
-
-
-def _entries(path: Path, content: Any, key: str | None, layout: str) -> list[dict[str, Any]]:
-    """The list of objects at `content[key]`, or `content` itself when `key` is None."""
-    if key is not None:
-        content = content.get(key) if isinstance(content, dict) else None
-    name = key or "results"
-    if not isinstance(content, list):
-        raise VQAFormatError(f"{path} is not a VQA {name} file: expected {layout}")
-    for index, entry in enumerate(content):
-        if not isinstance(entry, dict):
-            raise VQAFormatError(f"{path}: {name}[{index}] is {entry!r}, expected an object as in {layout}")
-    return content
-
-
-def _field(path: Path, where: str, entry: dict[str, Any], name: str, kind: type) -> Any:
-    """`entry[name]`, checked to be a `kind` (booleans are not integers here)."""
-    if name not in entry:
-        raise VQAFormatError(f"{path}: {where} has no {name!r}")
-    value = entry[name]
-    if not isinstance(value, kind) or isinstance(value, bool):
-        raise VQAFormatError(f"{path}: {where} has {name} {value!r}, expected {kind.__name__}")
-    return value
-
-
 def _question_id(path: Path, key: str, index: int, entry: dict[str, Any]) -> tuple[int, str]:
     """The entry's question id, and how to name the entry in messages: `annotations[3] (question_id 42)`."""
-    question_id = _field(path, f"{key}[{index}]", entry, "question_id", int)
+    question_id = field(path, f"{key}[{index}]", entry, "question_id", int)
     return question_id, f"{key}[{index}] (question_id {question_id})"
 
 
@@ -114,22 +78,22 @@ def read_questions(path: Path) -> dict[int, VQAQuestion]:
     """
     layout = '{"questions": [{"question_id": int, "image_id": int, "question": str}, ...]}'
     questions: dict[int, VQAQuestion] = {}
-    for index, entry in enumerate(_entries(path, load_json(path), "questions", layout)):
+    for index, entry in enumerate(entries(path, load_json(path), "questions", layout)):
         question_id, where = _question_id(path, "questions", index, entry)
         _check_new(path, questions, question_id, where)
-        image_id = _field(path, where, entry, "image_id", int)
-        questions[question_id] = VQAQuestion(question_id, image_id, _field(path, where, entry, "question", str))
+        image_id = field(path, where, entry, "image_id", int)
+        questions[question_id] = VQAQuestion(question_id, image_id, field(path, where, entry, "question", str))
     return questions
 
 
 def _answer_records(path: Path, where: str, entry: dict[str, Any]) -> tuple[dict[str, Any], ...]:
-    records = _field(path, where, entry, "answers", list)
+    records = field(path, where, entry, "answers", list)
     if not records:
         raise VQAFormatError(f"{path}: {where} has no human answers")
     for i, record in enumerate(records):
         if not isinstance(record, dict):
             raise VQAFormatError(f"{path}: {where} answers[{i}] is {record!r}, expected an object with an 'answer'")
-        _field(path, f"{where} answers[{i}]", record, "answer", str)
+        field(path, f"{where} answers[{i}]", record, "answer", str)
     return tuple(records)
 
 
@@ -145,17 +109,17 @@ def read_annotations(path: Path) -> dict[int, VQAAnnotation]:
         '"answers": [{"answer": str, ...}, ...]}, ...]}'
     )
     annotations: dict[int, VQAAnnotation] = {}
-    for index, entry in enumerate(_entries(path, load_json(path), "annotations", layout)):
+    for index, entry in enumerate(entries(path, load_json(path), "annotations", layout)):
         question_id, where = _question_id(path, "annotations", index, entry)
         _check_new(path, annotations, question_id, where)
         multiple_choice = entry.get("multiple_choice_answer")
         if multiple_choice is not None:
-            _field(path, where, entry, "multiple_choice_answer", str)
+            field(path, where, entry, "multiple_choice_answer", str)
         annotations[question_id] = VQAAnnotation(
             question_id=question_id,
-            image_id=_field(path, where, entry, "image_id", int),
-            question_type=_field(path, where, entry, "question_type", str),
-            answer_type=_field(path, where, entry, "answer_type", str),
+            image_id=field(path, where, entry, "image_id", int),
+            question_type=field(path, where, entry, "question_type", str),
+            answer_type=field(path, where, entry, "answer_type", str),
             multiple_choice_answer=multiple_choice,
             answer_records=_answer_records(path, where, entry),
         )
@@ -172,16 +136,10 @@ def read_results(path: Path) -> dict[int, str]:
     """
     layout = '[{"question_id": int, "answer": str}, ...]'
     results: dict[int, str] = {}
-    for index, entry in enumerate(_entries(path, load_json(path), None, layout)):
+    for index, entry in enumerate(entries(path, load_json(path), None, layout)):
         question_id, where = _question_id(path, "results", index, entry)
-        results[question_id] = _field(path, where, entry, "answer", str)
+        results[question_id] = field(path, where, entry, "answer", str)
     return results
-
-
-def quote_ids(ids: Sequence[int], limit: int = 5) -> str:
-    """Question ids for a message: the first `limit`, and how many more."""
-    shown = ", ".join(str(question_id) for question_id in ids[:limit])
-    return shown + (f" and {len(ids) - limit} more" if len(ids) > limit else "")
 
 
 def check_annotations_match(
