@@ -36,10 +36,12 @@ def captioner() -> tuple[VLModel, TiedPredictionHead, CaptionContext]:
     return model, head, context
 
 
+@pytest.mark.parametrize("mask_id", [None, 4])
 @torch.no_grad()
-def test_each_step_gives_the_log_probabilities_of_the_whole_sequence(captioner):
+def test_each_step_gives_the_log_probabilities_of_the_whole_sequence(captioner, mask_id):
     model, head, context = captioner
-    cached, full = CachedCaptionDecoder(model, head, context), RecomputingCaptionDecoder(model, head, context)
+    cached = CachedCaptionDecoder(model, head, context, mask_id)
+    full = RecomputingCaptionDecoder(model, head, context, mask_id)
     for token in ([START] * 3, [7, 8, 9], [10, 10, 11], [12, 13, 14]):
         tokens = torch.tensor(token)
         torch.testing.assert_close(cached.step(tokens), full.step(tokens), atol=1e-5, rtol=1e-5)
@@ -50,19 +52,26 @@ def test_each_step_gives_the_log_probabilities_of_the_whole_sequence(captioner):
     torch.testing.assert_close(cached.step(tokens), full.step(tokens), atol=1e-5, rtol=1e-5)
 
 
-@torch.no_grad()
-def test_cached_and_recomputed_decoding_give_the_same_captions(captioner):
+def test_the_mask_changes_what_is_read(captioner):
     model, head, context = captioner
+    with torch.no_grad():
+        tokens = torch.tensor([START] * 3)
+        plain = CachedCaptionDecoder(model, head, context).step(tokens)
+        masked = CachedCaptionDecoder(model, head, context, mask_id=4).step(tokens)
+    assert not torch.allclose(plain, masked, atol=1e-3)
+
+
+@pytest.mark.parametrize("mask_id", [None, 4])
+@torch.no_grad()
+def test_cached_and_recomputed_decoding_give_the_same_captions(captioner, mask_id):
+    model, head, context = captioner
+    decoders = (CachedCaptionDecoder, RecomputingCaptionDecoder)
     greedy = [
-        greedy_search(decoder(model, head, context), 3, START, END, max_length=8)
-        for decoder in (CachedCaptionDecoder, RecomputingCaptionDecoder)
+        greedy_search(decoder(model, head, context, mask_id), 3, START, END, max_length=8) for decoder in decoders
     ]
     assert greedy[0] == greedy[1] and all(len(tokens) > 0 for tokens in greedy[0])
     settings = BeamSettings(beams=3, max_length=8)
-    beams = [
-        beam_search(decoder(model, head, context), 3, START, END, settings)
-        for decoder in (CachedCaptionDecoder, RecomputingCaptionDecoder)
-    ]
+    beams = [beam_search(decoder(model, head, context, mask_id), 3, START, END, settings) for decoder in decoders]
     assert [[h.tokens for h in hypotheses] for hypotheses in beams[0]] == [
         [h.tokens for h in hypotheses] for hypotheses in beams[1]
     ]
