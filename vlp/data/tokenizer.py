@@ -80,6 +80,10 @@ class WordPieceTokenizer:
         encoding = self._tokenizer.encode(list(words), is_pretokenized=True, add_special_tokens=False)
         return encoding.ids, list(encoding.word_ids)
 
+    def decode(self, ids: Sequence[int]) -> str:
+        """The text of word-piece ids, pieces joined into words, special tokens left out."""
+        return self._tokenizer.decode(list(ids), skip_special_tokens=True)
+
     def encode_texts(self, texts: Sequence[str]) -> list[Encoding]:
         """The pieces of whole texts, split into words by BERT's pre-tokenizer (each `Encoding` has `tokens` and the
         `word_ids` of each), without special tokens."""

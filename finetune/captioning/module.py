@@ -1,0 +1,193 @@
+"""`CaptioningModule`: image captioning with `VLModel` in Oscar's layout, trained on masked caption tokens (Oscar) or
+next-token prediction, decoded by beam search through the key/value cache.
+
+```yaml
+model:
+  class_path: finetune.captioning.CaptioningModule
+  init_args:
+    config: {hidden_size: 768, ...}          # vlp.model.VLConfig; the checkpoint's architecture
+    init_from: runs/pretrain/oscar/pretrained
+    objective: masked                        # the data's objective
+    optimizer: {lr: 3.0e-5, weight_decay: 0.05, warmup_ratio: 0.0}
+    decoding: {beams: 5, max_length: 20}
+```
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from lightning.pytorch import LightningModule
+from lightning.pytorch.utilities import rank_zero_info
+
+from finetune.captioning.batch import CaptionBatch
+from finetune.captioning.collate import CaptionObjective
+from vlp.data.tokenizer import WordPieceTokenizer
+from vlp.generate import BeamSettings, beam_search
+from vlp.generate.caption import CachedCaptionDecoder, CaptionContext
+from vlp.metrics.cider import cider_d
+from vlp.model import TiedPredictionHead, VLConfig, VLModel
+from vlp.objectives.output import IGNORE_INDEX
+from vlp.train.checks import check_data_fits_model
+from vlp.train.gather import gather_rows
+from vlp.train.init import InitFormat, load_initial_weights
+from vlp.train.optim import OptimizerSettings, lightning_optimizers
+from vlp.world import tokenize_caption
+
+RESULTS_NAME = "caption_results.json"
+
+
+class CaptioningModule(LightningModule):
+    """Finetunes a `VLModel` to caption images; validation decodes every image and logs CIDEr-D (`val/cider`), and
+    `predict` writes `[{"image_id", "caption"}]`, the COCO evaluation server's format.
+
+    The output head is the pretrained masked-token head (`mlm`, tied to the word embeddings), loaded from `init_from`
+    with the rest. With the `masked` objective, decoding reads each next token at a `[MASK]` after the latest one, as
+    Oscar does; with `next_token`, from the latest token's state.
+
+    Args:
+        config: the model's architecture; with `init_from` it must be the checkpoint's.
+        objective: "masked" or "next_token"; must be the data module's.
+        label_smoothing: label smoothing of the cross-entropy (VinVL: 0.1).
+        decoding: beam width, lengths, length penalty and n-gram blocking of validation and prediction.
+        optimizer: AdamW and its warmup and linear decay, counted in optimizer steps.
+        init_from: a checkpoint to start from (see `init_format`); None starts from random weights.
+        init_format: `vlp`, `oscar`, `uniter` or `hf-bert`.
+        results: the results json `predict` writes; default `caption_results.json` in the trainer's `default_root_dir`.
+    """
+
+    def __init__(
+        self,
+        config: VLConfig,
+        objective: CaptionObjective = "masked",
+        label_smoothing: float = 0.0,
+        decoding: BeamSettings | None = None,
+        optimizer: OptimizerSettings | None = None,
+        init_from: str | None = None,
+        init_format: InitFormat = "vlp",
+        results: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.optimizer_settings, self.decoding = optimizer or OptimizerSettings(), decoding or BeamSettings()
+        # Plain values only: checkpoints are loaded with `weights_only=True`, which refuses arbitrary classes.
+        self.save_hyperparameters(ignore=["config", "optimizer", "decoding"])
+        self.hparams.update(
+            config=config.to_dict(),
+            optimizer=dataclasses.asdict(self.optimizer_settings),
+            decoding=dataclasses.asdict(self.decoding),
+        )
+        if objective not in ("masked", "next_token"):
+            raise ValueError(f"objective must be 'masked' or 'next_token', got {objective!r}")
+        self.objective, self.label_smoothing, self.results_file = objective, label_smoothing, results
+        self.model = VLModel(config)
+        head = TiedPredictionHead(
+            config.hidden_size, config.vocab_size, config.hidden_act, config.layer_norm_eps, config.initializer_range
+        )
+        self.heads = torch.nn.ModuleDict({"mlm": head})
+        if init_from is not None:
+            load_initial_weights(self.model, self.heads, init_from, init_format)
+        self.tokenizer: WordPieceTokenizer | None = None
+        self._decoded: list[tuple[int, list[int]]] = []
+
+    def setup(self, stage: str) -> None:
+        """Takes the tokenizer from the data module and checks the data against the model."""
+        datamodule = getattr(self.trainer, "datamodule", None)
+        check_data_fits_model(self.model.config, datamodule)
+        self.tokenizer = getattr(datamodule, "tokenizer", None)
+        if self.tokenizer is None:
+            raise ValueError("CaptioningModule decodes with the data module's tokenizer: use a CaptionDataModule")
+        data_objective = getattr(datamodule, "objective", self.objective)
+        if data_objective != self.objective:
+            raise ValueError(
+                f"the model decodes for the {self.objective!r} objective but the data trains {data_objective!r}"
+            )
+
+    def training_step(self, batch: CaptionBatch, batch_idx: int) -> torch.Tensor:
+        output = self.model(batch.text, batch.regions, attention_mask_3d=batch.attention_mask_3d)
+        states = output.sequence_output[:, : batch.caption_length]
+        selected = batch.labels != IGNORE_INDEX
+        logits = self.heads["mlm"](states[selected], self.model.word_embedding_weight)
+        labels = batch.labels[selected]
+        loss = F.cross_entropy(logits.float(), labels, label_smoothing=self.label_smoothing)
+        accuracy = (logits.argmax(dim=-1) == labels).float().mean()
+        self.log("train/loss", loss, batch_size=batch.size, on_step=True, on_epoch=True, prog_bar=True)
+        self.log("train/acc", accuracy, batch_size=batch.size, on_step=False, on_epoch=True)
+        return loss
+
+    @torch.no_grad()
+    def decode(self, batch: CaptionBatch) -> list[list[int]]:
+        """[B] the best beam's word pieces for each image of a batch."""
+        assert self.tokenizer is not None
+        context = CaptionContext(batch.tags(), batch.regions, batch.caption_length)
+        mask_id = self.tokenizer.mask_id if self.objective == "masked" else None
+        decoder = CachedCaptionDecoder(self.model, self.heads["mlm"], context, mask_id)
+        beams = beam_search(decoder, batch.size, self.tokenizer.cls_id, self.tokenizer.sep_id, self.decoding)
+        return [hypotheses[0].tokens if hypotheses else [] for hypotheses in beams]
+
+    def _keep(self, batch: CaptionBatch) -> list[list[int]]:
+        """Decodes a batch and keeps its captions, by dataset index, for the epoch's end."""
+        decoded = self.decode(batch)
+        self._decoded += list(zip(batch.index.tolist(), decoded, strict=True))
+        return decoded
+
+    def _gathered(self) -> dict[int, str]:
+        """Every process's captions by dataset index (padded token rows through `gather_rows`)."""
+        assert self.tokenizer is not None
+        width = 1 + self.decoding.max_length
+        rows = torch.full((len(self._decoded), width), -1, dtype=torch.long, device=self.device)
+        for row, (index, tokens) in enumerate(self._decoded):
+            rows[row, 0] = index
+            rows[row, 1 : 1 + len(tokens)] = torch.tensor(tokens, dtype=torch.long)
+        self._decoded = []
+        captions: dict[int, str] = {}
+        for row in gather_rows(rows, self.all_gather).tolist():
+            captions.setdefault(row[0], self.tokenizer.decode([token for token in row[1:] if token >= 0]))
+        return captions
+
+    def on_validation_epoch_start(self) -> None:
+        self._decoded = []
+
+    def validation_step(self, batch: CaptionBatch, batch_idx: int) -> None:
+        self._keep(batch)
+
+    def on_validation_epoch_end(self) -> None:
+        dataset = self.trainer.datamodule.datasets["val"]  # type: ignore[attr-defined]
+        captions = self._gathered()
+        references = list(dataset.references().values())
+        candidates = {index: tokenize_caption(text) for index, text in captions.items()}
+        tokenized = {index: [tokenize_caption(r) for r in references[index]] for index in captions}
+        score, _ = cider_d(candidates, tokenized)
+        self.log("val/cider", score)
+
+    def on_predict_epoch_start(self) -> None:
+        self._decoded = []
+
+    def predict_step(self, batch: CaptionBatch, batch_idx: int) -> list[list[int]]:
+        """[B] each image's caption as word pieces (also kept for the results file)."""
+        return self._keep(batch)
+
+    @property
+    def results_path(self) -> Path:
+        """Where `predict` writes the results json."""
+        return Path(self.results_file) if self.results_file else Path(self.trainer.default_root_dir) / RESULTS_NAME
+
+    def on_predict_epoch_end(self) -> None:
+        """Writes `[{"image_id", "caption"}]` in dataset order from process 0 (numeric ids as integers, as COCO's)."""
+        dataset = self.trainer.datamodule.datasets["predict"]  # type: ignore[attr-defined]
+        image_ids = list(dataset.references())
+        captions = self._gathered()
+        if self.trainer.is_global_zero:
+            results = [
+                {"image_id": int(image_ids[i]) if image_ids[i].isdigit() else image_ids[i], "caption": captions[i]}
+                for i in sorted(captions)
+            ]
+            self.results_path.parent.mkdir(parents=True, exist_ok=True)
+            self.results_path.write_text(json.dumps(results), encoding="utf-8")
+            rank_zero_info(f"{len(results)} captions written to {self.results_path}")
+
+    def configure_optimizers(self) -> dict[str, object]:
+        return lightning_optimizers(self, self.optimizer_settings)

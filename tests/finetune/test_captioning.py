@@ -1,0 +1,78 @@
+"""Captioning: Oscar's layout and training targets, and the demo config fitted, validated (CIDEr-D), predicted and
+scored with `vlp eval caption` on the synthetic world."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from finetune.captioning import CaptionCollate, CaptionDataset, CaptioningModule
+from finetune.captioning.collate import next_token_labels, sample_caption_mask
+from tests.config_runs import CPU, environment, instantiate
+from tests.data.conftest import bert_vocab, demo_data
+from tests.finetune.test_vqa_configs import CONFIGS, data_tree
+from vlp.cli.main import main as vlp_main
+from vlp.data import CocoCaptionsCorpus, WordPieceTokenizer
+from vlp.objectives.output import IGNORE_INDEX
+
+__all__ = ["data_tree", "demo_data", "environment"]
+
+
+def test_oscar_masks_a_few_caption_tokens_never_cls():
+    maskable = torch.zeros(3, 12, dtype=torch.bool)
+    maskable[0, 1:11] = True  # 10 tokens: round(1.5) = 2
+    maskable[1, 1:3] = True  # 2 tokens: at least 1
+    maskable[2, 1:12] = True  # 11 tokens: round(1.65) = 2
+    chosen = sample_caption_mask(maskable, 0.15, 3, torch.Generator().manual_seed(0))
+    assert chosen.sum(dim=1).tolist() == [2, 1, 2] and not (chosen & ~maskable).any()
+    capped = sample_caption_mask(maskable, 0.9, 3, torch.Generator().manual_seed(0))
+    assert capped.sum(dim=1).tolist() == [3, 2, 3]  # at most max_masked, at most what is maskable
+
+
+def test_next_token_labels_shift_the_caption():
+    ids = torch.tensor([[2, 10, 11, 3, 0, 0]])
+    labels = next_token_labels(ids, ids != 0)
+    assert labels.tolist() == [[10, 11, 3, IGNORE_INDEX, IGNORE_INDEX, IGNORE_INDEX]]
+
+
+def test_the_batch_has_oscars_layout(demo_data):
+    corpus = CocoCaptionsCorpus(demo_data.world.captions["train"], demo_data.store)
+    dataset = CaptionDataset([corpus], max_regions=6)
+    tokenizer = WordPieceTokenizer(bert_vocab())
+    batch = CaptionCollate(tokenizer, "masked", max_caption_tokens=16, max_tokens=30, fixed=True)(
+        [dataset[i] for i in range(4)]
+    )
+    caption, tags = batch.text.input_ids[:, :16], batch.tags()
+    assert (caption[:, 0] == tokenizer.cls_id).all() and (batch.text.token_type_ids[:, :16] == 0).all()
+    assert (tags.token_type_ids[tags.text_mask] == 1).all() and tags.input_ids.shape[1] <= 30 - 16
+    masked = batch.labels != IGNORE_INDEX
+    assert masked.any(dim=1).all() and (masked.sum(dim=1) <= 3).all()
+    # Tags and regions never see the caption; caption tokens see their past, the tags and the regions.
+    mask = batch.attention_mask_3d
+    assert not mask[:, 16:, :16].any() and not mask[:, 3, 4:16].any() and mask[:, 3, :4].all()
+    per_image = CaptionDataset([corpus], per_image=True, max_regions=6)
+    assert len(per_image) == len({e.image_id for e in corpus.read()}) and len(per_image[0].references) >= 1
+
+
+@pytest.mark.slow
+def test_demo_config_fits_validates_predicts_and_is_scored(environment, tmp_path, capsys):
+    cli = instantiate(CONFIGS / "demo_captioning.yaml")
+    assert isinstance(cli.model, CaptioningModule) and cli.model.objective == "masked"
+    overrides = [*CPU, f"--trainer.default_root_dir={tmp_path}", "--model.init_args.decoding.max_length=6"]
+    vlp_main(["fit", "--config", str(CONFIGS / "demo_captioning.yaml"), "--trainer.fast_dev_run=true", *overrides])
+    vlp_main(["predict", "--config", str(CONFIGS / "demo_captioning.yaml"), *overrides])
+    results = json.loads((tmp_path / "caption_results.json").read_text())
+    world = Path(environment["VLP_DEMO_DIR"]) / "world"
+    test_images = {
+        a["image_id"] for a in json.loads((world / "annotations/captions_test.json").read_text())["annotations"]
+    }
+    assert {entry["image_id"] for entry in results} == test_images
+    assert all(isinstance(entry["caption"], str) for entry in results)
+    capsys.readouterr()
+    annotations = world / "annotations/captions_test.json"
+    argv = ["eval", "caption", f"--annotations={annotations}", f"--results={tmp_path / 'caption_results.json'}"]
+    assert vlp_main([*argv, "--no-spice"]) == 0
+    assert "CIDEr" in capsys.readouterr().out
