@@ -9,14 +9,15 @@ from pathlib import Path
 import pytest
 import torch
 
-from finetune.captioning import CaptionCollate, CaptionDataset, CaptioningModule
+from finetune.captioning import CaptionCollate, CaptionDataModule, CaptionDataset, CaptioningModule
 from finetune.captioning.collate import next_token_labels, sample_caption_mask
-from tests.config_runs import CPU, environment, instantiate
+from tests.config_runs import CPU, SMALL_MODEL, environment, instantiate
 from tests.data.conftest import bert_vocab, demo_data
 from tests.finetune.test_vqa_configs import CONFIGS, data_tree
 from vlp.cli.main import main as vlp_main
 from vlp.data import CocoCaptionsCorpus, WordPieceTokenizer
 from vlp.objectives.output import IGNORE_INDEX
+from vlp.store import RegionStore
 
 __all__ = ["data_tree", "demo_data", "environment"]
 
@@ -76,3 +77,43 @@ def test_demo_config_fits_validates_predicts_and_is_scored(environment, tmp_path
     argv = ["eval", "caption", f"--annotations={annotations}", f"--results={tmp_path / 'caption_results.json'}"]
     assert vlp_main([*argv, "--no-spice"]) == 0
     assert "CIDEr" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_full_size_config_has_oscars_recipe_and_fits(environment, tmp_path):
+    cli = instantiate(CONFIGS / "captioning.yaml", "--model.init_args.init_from=null")
+    module, data = cli.model, cli.datamodule
+    assert isinstance(module, CaptioningModule) and isinstance(data, CaptionDataModule)
+    settings = module.optimizer_settings
+    assert (settings.lr, settings.weight_decay, settings.warmup_steps) == (3e-5, 0.05, 0)
+    assert (data.loader.batch_size, data.max_caption_tokens, data.max_tokens, data.max_masked) == (64, 40, 70, 3)
+    assert (module.decoding.beams, module.decoding.max_length, cli.trainer.max_epochs) == (5, 20, 30)
+    overrides = [
+        *SMALL_MODEL,
+        *CPU,
+        f"--trainer.default_root_dir={tmp_path}",
+        "--model.init_args.decoding.max_length=5",
+    ]
+    vlp_main(["fit", "--config", str(CONFIGS / "captioning.yaml"), "--trainer.fast_dev_run=true", *overrides])
+    # The Karpathy test images (from val2014) are the prediction set.
+    vlp_main(["predict", "--config", str(CONFIGS / "captioning.yaml"), *overrides])
+    results = json.loads((tmp_path / "caption_results.json").read_text())
+    karpathy = json.loads(Path(environment["VLP_DATA"], "coco/dataset_coco.json").read_text())["images"]
+    assert {entry["image_id"] for entry in results} == {
+        image["cocoid"] for image in karpathy if image["split"] == "test"
+    }
+
+
+@pytest.mark.slow
+def test_your_own_images_are_captioned_from_their_store(environment, tmp_path):
+    store = Path(environment["VLP_DATA"], "features/coco/regions.h5")
+    predict = "--data.init_args.predict=[{class_path: vlp.data.StoreImages, init_args: {store: " + str(store) + "}}]"
+    overrides = [
+        *SMALL_MODEL,
+        *CPU,
+        f"--trainer.default_root_dir={tmp_path}",
+        "--model.init_args.decoding.max_length=3",
+    ]
+    vlp_main(["predict", "--config", str(CONFIGS / "captioning.yaml"), predict, *overrides])
+    results = json.loads((tmp_path / "caption_results.json").read_text())
+    assert len(results) == len(RegionStore(store))

@@ -39,13 +39,15 @@ def demo_architecture() -> dict[str, int | str]:
 
 
 def test_every_yaml_is_tested() -> None:
-    # demo_captioning.yaml is tested in test_captioning.py.
-    assert {path.name for path in CONFIGS.glob("*.yaml")} == {"vqa.yaml", "demo_vqa.yaml", "demo_captioning.yaml"}
+    # The captioning configs are tested in test_captioning.py.
+    captioning = {"captioning.yaml", "demo_captioning.yaml"}
+    assert {path.name for path in CONFIGS.glob("*.yaml")} == {"vqa.yaml", "demo_vqa.yaml", *captioning}
 
 
 @pytest.fixture(scope="module")
 def data_tree(demo_data: DemoData, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """VLP_DATA and VLP_PRETRAINED for the full-size config, VLP_DEMO_* (with a pretrained folder) for the demo."""
+    """VLP_DATA and VLP_PRETRAINED for the full-size configs (VQA and captioning), VLP_DEMO_* (with a pretrained
+    folder) for the demos."""
     root = tmp_path_factory.mktemp("vqa_data")
     world = demo_data.world
     store = build_world_store(world, root / "regions_2048.h5", feature_dim=2048)
@@ -57,6 +59,12 @@ def data_tree(demo_data: DemoData, tmp_path_factory: pytest.TempPathFactory) -> 
     link(store, root / "data/features/coco/regions.h5")
     link(store, root / "data/features/coco_test2015/regions.h5")
     link(bert_vocab(), root / "pretrained/vocab.txt")
+    # COCO captions as released: train2014, and val2014 holding Karpathy's val and test images.
+    link(world.captions["train"], root / "data/coco/captions_train2014.json")
+    link(world.karpathy, root / "data/coco/dataset_coco.json")
+    val, test = (json.loads(world.captions[split].read_text()) for split in ("val", "test"))
+    merged = val | {key: val[key] + test[key] for key in ("images", "annotations")}
+    (root / "data/coco/captions_val2014.json").write_text(json.dumps(merged))
 
     demo = root / "demo"
     link(world.root, demo / "world")

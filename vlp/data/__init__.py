@@ -2,7 +2,7 @@
 
 from vlp.data.batch import MatchingInputs, PretrainBatch, RegionInputs, TextInputs
 from vlp.data.collate import PretrainCollate
-from vlp.data.corpora import CaptionJsonlCorpus, CocoCaptionsCorpus, Corpus, TextExample, VqaCorpus
+from vlp.data.corpora import CaptionJsonlCorpus, CocoCaptionsCorpus, Corpus, StoreImages, TextExample, VqaCorpus
 from vlp.data.corruption import Corruption
 from vlp.data.datamodule import PretrainDataModule
 from vlp.data.dataset import PretrainDataset, PretrainItem
@@ -27,6 +27,7 @@ __all__ = [
     "PretrainItem",
     "RegionInputs",
     "RegionReader",
+    "StoreImages",
     "TextExample",
     "TextInputs",
     "VqaCorpus",

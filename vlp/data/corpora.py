@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from vlp.eval.vqa_files import read_annotations, read_questions
+from vlp.store import RegionStore
 
 
 @dataclass(frozen=True)
@@ -176,3 +177,15 @@ class VqaCorpus(Corpus):
             if answer:
                 examples.append(TextExample(str(question.image_id), question.question, answer))
         return examples
+
+
+class StoreImages(Corpus):
+    """Every image of a region store, without text: the images to caption when there are no annotations (a folder of
+    your own images run through `extract-features`).
+
+    Args:
+        store: the region store.
+    """
+
+    def read(self) -> list[TextExample]:
+        return [TextExample(image_id, "") for image_id in RegionStore(self.store).image_ids]
