@@ -15,7 +15,6 @@ model:
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
@@ -34,6 +33,7 @@ from vlp.model import TiedPredictionHead, VLConfig, VLModel
 from vlp.objectives.output import IGNORE_INDEX
 from vlp.train.checks import check_data_fits_model
 from vlp.train.gather import gather_rows
+from vlp.train.hparams import save_plain_hyperparameters
 from vlp.train.init import InitFormat, load_initial_weights
 from vlp.train.optim import OptimizerSettings, lightning_optimizers
 from vlp.world import tokenize_caption
@@ -73,13 +73,7 @@ class CaptioningModule(LightningModule):
     ) -> None:
         super().__init__()
         self.optimizer_settings, self.decoding = optimizer or OptimizerSettings(), decoding or BeamSettings()
-        # Plain values only: checkpoints are loaded with `weights_only=True`, which refuses arbitrary classes.
-        self.save_hyperparameters(ignore=["config", "optimizer", "decoding"])
-        self.hparams.update(
-            config=config.to_dict(),
-            optimizer=dataclasses.asdict(self.optimizer_settings),
-            decoding=dataclasses.asdict(self.decoding),
-        )
+        save_plain_hyperparameters(self, config=config, optimizer=self.optimizer_settings, decoding=self.decoding)
         if objective not in ("masked", "next_token"):
             raise ValueError(f"objective must be 'masked' or 'next_token', got {objective!r}")
         self.objective, self.label_smoothing, self.results_file = objective, label_smoothing, results

@@ -15,7 +15,6 @@ model:
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -33,6 +32,7 @@ from vlp.eval.vqa_files import write_results
 from vlp.metrics.vqa_metric import VQAAccuracy
 from vlp.model import ClassificationHead, MLPClassificationHead, VLConfig, VLModel
 from vlp.train.checks import check_data_fits_model
+from vlp.train.hparams import save_plain_hyperparameters
 from vlp.train.init import InitFormat, load_initial_weights
 from vlp.train.optim import OptimizerSettings, lightning_optimizers
 
@@ -91,9 +91,7 @@ class VQAModule(LightningModule):
     ) -> None:
         super().__init__()
         self.optimizer_settings = optimizer or OptimizerSettings()
-        # Plain values only: checkpoints are loaded with `weights_only=True`, which refuses arbitrary classes.
-        self.save_hyperparameters(ignore=["config", "optimizer", "answers"])
-        self.hparams.update(config=config.to_dict(), optimizer=dataclasses.asdict(self.optimizer_settings))
+        save_plain_hyperparameters(self, ignore=("answers",), config=config, optimizer=self.optimizer_settings)
         if classifier not in ("mlp", "linear"):
             raise ValueError(f"classifier must be 'mlp' or 'linear', got {classifier!r}")
         if classifier_bias not in ("zero", "prior"):

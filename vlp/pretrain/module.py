@@ -19,7 +19,6 @@ text-to-image logits. From the command line, with an objective mix that has both
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import torch
@@ -37,6 +36,7 @@ from vlp.pretrain.compute import compute_objectives
 from vlp.pretrain.heads import build_heads
 from vlp.pretrain.mixing import Mixing, ObjectiveWeights, sample_objective
 from vlp.train.checks import check_data_fits_model
+from vlp.train.hparams import save_plain_hyperparameters
 from vlp.train.init import InitFormat, load_initial_weights
 from vlp.train.optim import OptimizerSettings, lightning_optimizers
 
@@ -93,13 +93,7 @@ class PretrainModule(LightningModule):
         super().__init__()
         self.objectives = objectives or ObjectiveWeights()
         self.optimizer_settings = optimizer or OptimizerSettings()
-        # Plain values only: checkpoints are loaded with `weights_only=True`, which refuses arbitrary classes.
-        self.save_hyperparameters(ignore=["config", "objectives", "optimizer"])
-        self.hparams.update(
-            config=config.to_dict(),
-            objectives=dataclasses.asdict(self.objectives),
-            optimizer=dataclasses.asdict(self.optimizer_settings),
-        )
+        save_plain_hyperparameters(self, config=config, objectives=self.objectives, optimizer=self.optimizer_settings)
         if mixing not in ("all", "sample"):
             raise ValueError(f"mixing must be 'all' or 'sample', got {mixing!r}")
         self.mixing = mixing
