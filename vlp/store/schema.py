@@ -1,4 +1,4 @@
-"""Names and constants of the HDF5 region-store schema (DESIGN.md section 3), shared by the writer and the reader.
+"""Names and constants of the HDF5 region-store schema (docs/store.md), shared by the writer and the reader.
 
 One file holds flat ragged arrays: per-image rows (`image_ids`, `image_size`, `offsets`) and per-region rows
 (`features`, `boxes`, `scores`, `labels`, optional `attributes` and `attribute_scores`). Image i owns the regions
