@@ -13,9 +13,9 @@ So the anchor's own-modality context is hidden while its aligned counterpart in 
 exact match, t_j = 1, is never masked), and the model has to recover the anchor through the cross-modal alignment.
 
 The formula leaves open what t_j is for each kind of edge and how often anchors are drawn; vlp settles that: t_j is
-the edge's similarity (IoU for regions overlapping by more than 0.2, tag-word
-similarity of at least 0.5 across modalities) and anchors are drawn with probability 0.3. Further choices where both
-leave room, documented here once:
+the edge's similarity (IoU for regions overlapping by more than 0.2, tag-word similarity of at least 0.5 across
+modalities) and anchors are drawn with probability 0.3. Further choices where the paper leaves room, documented here
+once:
 
 - A node reached several ways (context of two anchors, or intra- and cross-modal context at once) takes the largest
   of its probabilities, not their union `1 - prod(1 - p)`: the union would grow with a node's degree and mask the
@@ -26,8 +26,8 @@ leave room, documented here once:
   `p + (1 - p) ** n / n` for n candidates. `sample_skm_masks` returns None, and the caller falls back to random
   masking, only when no object node is present in the input at all.
 - `alpha` defaults to 0.5. The ROSITA paper defines alpha as a hyper-parameter without a value here, and the released
-  code (MILVLG/rosita) has no single alpha: it uses hand-tuned per-context probabilities instead. 0.5 weighs the two kinds of context equally; change it
-  through the argument.
+  code (MILVLG/rosita) has no single alpha: it uses hand-tuned per-context probabilities instead. 0.5 weighs the two
+  kinds of context equally; change it through the argument.
 """
 
 from __future__ import annotations
