@@ -41,6 +41,15 @@ from vlp.world import tokenize_caption
 RESULTS_NAME = "caption_results.json"
 
 
+def drop_worst(losses: torch.Tensor, ratio: float) -> torch.Tensor:
+    """The mean of [N] per-target losses without the `ratio` share of the highest (VinVL's drop-worst; at least one
+    target is kept)."""
+    if ratio <= 0:
+        return losses.mean()
+    kept = max(1, round(losses.numel() * (1 - ratio)))
+    return losses.topk(kept, largest=False).values.mean()
+
+
 class CaptioningModule(LightningModule):
     """Finetunes a `VLModel` to caption images; validation decodes every image and logs CIDEr-D (`val/cider`), and
     `predict` writes `[{"image_id", "caption"}]`, the COCO evaluation server's format.
@@ -53,6 +62,9 @@ class CaptioningModule(LightningModule):
         config: the model's architecture; with `init_from` it must be the checkpoint's.
         objective: "masked" or "next_token"; must be the data module's.
         label_smoothing: label smoothing of the cross-entropy (VinVL: 0.1).
+        drop_worst_ratio: VinVL's drop-worst: after `drop_worst_after` optimizer steps, the share of each batch's
+            targets with the highest loss left out of it (noisy captions; VinVL: 0.2 after 20,000 steps). 0: off.
+        drop_worst_after: optimizer steps before drop-worst starts.
         decoding: beam width, lengths, length penalty and n-gram blocking of validation and prediction.
         optimizer: AdamW and its warmup and linear decay, counted in optimizer steps.
         init_from: a checkpoint to start from (see `init_format`); None starts from random weights.
@@ -65,6 +77,8 @@ class CaptioningModule(LightningModule):
         config: VLConfig,
         objective: CaptionObjective = "masked",
         label_smoothing: float = 0.0,
+        drop_worst_ratio: float = 0.0,
+        drop_worst_after: int = 0,
         decoding: BeamSettings | None = None,
         optimizer: OptimizerSettings | None = None,
         init_from: str | None = None,
@@ -76,7 +90,10 @@ class CaptioningModule(LightningModule):
         save_plain_hyperparameters(self, config=config, optimizer=self.optimizer_settings, decoding=self.decoding)
         if objective not in ("masked", "next_token"):
             raise ValueError(f"objective must be 'masked' or 'next_token', got {objective!r}")
+        if not 0.0 <= drop_worst_ratio < 1.0:
+            raise ValueError(f"drop_worst_ratio must lie in [0, 1), got {drop_worst_ratio}")
         self.objective, self.label_smoothing, self.results_file = objective, label_smoothing, results
+        self.drop_worst_ratio, self.drop_worst_after = drop_worst_ratio, drop_worst_after
         self.model = VLModel(config)
         head = TiedPredictionHead(
             config.hidden_size, config.vocab_size, config.hidden_act, config.layer_norm_eps, config.initializer_range
@@ -106,7 +123,8 @@ class CaptioningModule(LightningModule):
         selected = batch.labels != IGNORE_INDEX
         logits = self.heads["mlm"](states[selected], self.model.word_embedding_weight)
         labels = batch.labels[selected]
-        loss = F.cross_entropy(logits.float(), labels, label_smoothing=self.label_smoothing)
+        losses = F.cross_entropy(logits.float(), labels, label_smoothing=self.label_smoothing, reduction="none")
+        loss = drop_worst(losses, self.drop_worst_ratio if self.global_step >= self.drop_worst_after else 0.0)
         accuracy = (logits.argmax(dim=-1) == labels).float().mean()
         self.log("train/loss", loss, batch_size=batch.size, on_step=True, on_epoch=True, prog_bar=True)
         self.log("train/acc", accuracy, batch_size=batch.size, on_step=False, on_epoch=True)

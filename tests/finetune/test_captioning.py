@@ -11,6 +11,7 @@ import torch
 
 from finetune.captioning import CaptionCollate, CaptionDataModule, CaptionDataset, CaptioningModule
 from finetune.captioning.collate import next_token_labels, sample_caption_mask
+from finetune.captioning.module import drop_worst
 from tests.config_runs import CPU, SMALL_MODEL, environment, instantiate
 from tests.data.conftest import bert_vocab, demo_data
 from tests.finetune.test_vqa_configs import CONFIGS, data_tree
@@ -117,3 +118,10 @@ def test_your_own_images_are_captioned_from_their_store(environment, tmp_path):
     vlp_main(["predict", "--config", str(CONFIGS / "captioning.yaml"), predict, *overrides])
     results = json.loads((tmp_path / "caption_results.json").read_text())
     assert len(results) == len(RegionStore(store))
+
+
+def test_drop_worst_leaves_out_the_highest_losses():
+    losses = torch.tensor([0.1, 5.0, 0.3, 0.2, 4.0])
+    assert drop_worst(losses, 0.0) == pytest.approx(losses.mean())
+    assert drop_worst(losses, 0.4) == pytest.approx((0.1 + 0.3 + 0.2) / 3)  # 5.0 and 4.0 are dropped
+    assert drop_worst(torch.tensor([2.0]), 0.9) == pytest.approx(2.0)  # one target is always kept
