@@ -3,7 +3,10 @@ scored with `vlp eval caption` on the synthetic world."""
 
 from __future__ import annotations
 
+import csv
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -21,6 +24,7 @@ from vlp.objectives.output import IGNORE_INDEX
 from vlp.store import RegionStore
 
 __all__ = ["data_tree", "demo_data", "environment"]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_oscar_masks_a_few_caption_tokens_never_cls():
@@ -125,3 +129,29 @@ def test_drop_worst_leaves_out_the_highest_losses():
     assert drop_worst(losses, 0.0) == pytest.approx(losses.mean())
     assert drop_worst(losses, 0.4) == pytest.approx((0.1 + 0.3 + 0.2) / 3)  # 5.0 and 4.0 are dropped
     assert drop_worst(torch.tensor([2.0]), 0.9) == pytest.approx(2.0)  # one target is always kept
+
+
+def run_captioning(command: str, root: Path, devices: int) -> None:
+    """`vlp COMMAND` with the demo captioning config in a fresh process, on `devices` CPU processes (gloo)."""
+    argv = [sys.executable, "-m", "vlp.cli.main", command, "--config", str(CONFIGS / "demo_captioning.yaml")]
+    argv += ["--trainer.accelerator=cpu", f"--trainer.devices={devices}", "--data.init_args.loader.num_workers=0"]
+    argv += [f"--trainer.default_root_dir={root}", "--model.init_args.decoding.max_length=4"]
+    argv += ["--trainer.strategy=ddp"] if devices > 1 else []
+    result = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-4000:]
+
+
+def logged_cider(root: Path) -> float:
+    rows = list(csv.DictReader((root / "lightning_logs/version_0/metrics.csv").open()))
+    return float(next(row["val/cider"] for row in rows if row.get("val/cider")))
+
+
+@pytest.mark.slow
+@pytest.mark.distributed
+def test_two_processes_give_the_single_process_cider_and_captions(environment, tmp_path):
+    for devices in (1, 2):
+        run_captioning("validate", tmp_path / f"validate{devices}", devices)
+        run_captioning("predict", tmp_path / f"predict{devices}", devices)
+    assert logged_cider(tmp_path / "validate2") == pytest.approx(logged_cider(tmp_path / "validate1"), abs=1e-9)
+    one, two = (json.loads((tmp_path / f"predict{d}" / "caption_results.json").read_text()) for d in (1, 2))
+    assert two == one and len(one) > 1  # every image once, in the dataset's order
