@@ -7,7 +7,7 @@ import itertools
 import pytest
 import torch
 
-from vlp.generate import BeamSettings, beam_search, greedy_search
+from vlp.generate import BeamSettings, beam_search, greedy_search, sample
 
 END, START, VOCAB = 0, 3, 4  # tokens 1, 2 and 3 are words; 3 also starts
 
@@ -105,3 +105,22 @@ def test_greedy_is_the_argmax_path_and_blocking_removes_repeated_ngrams():
     assert not any(repeats_a_bigram(tokens) for tokens in blocked)
     beams = beam_search(MarkovDecoder(batch=3, seed=7), 3, START, END, BeamSettings(3, 10, no_repeat_ngram_size=2))
     assert not any(repeats_a_bigram(h.tokens) for hypotheses in beams for h in hypotheses)
+
+
+def test_samples_follow_the_decoder_and_carry_their_log_probabilities():
+    decoder = MarkovDecoder(batch=2, seed=3)
+    table = decoder.table.clone()
+    sequences, totals = sample(
+        decoder, 2, START, END, max_length=5, samples=4000, generator=torch.Generator().manual_seed(0)
+    )
+    assert len(sequences) == totals.shape[0] == 8000
+    reference = MarkovDecoder(batch=2, seed=3)
+    for row in (0, 1, 4000, 7999):
+        example = row // 4000
+        ended = len(sequences[row]) < 5
+        expected = reference.score(example, sequences[row], ended, length_penalty=0.0)
+        assert float(totals[row]) == pytest.approx(expected, abs=1e-5)
+    # The first drawn token of example 1 is distributed as the table says (the end token included).
+    first = torch.tensor([seq[0] if seq else END for seq in sequences[4000:]])
+    frequencies = torch.bincount(first, minlength=VOCAB).float() / 4000
+    torch.testing.assert_close(frequencies, table[1, START].exp(), atol=0.03, rtol=0)

@@ -210,3 +210,51 @@ def beam_search(
         tokens = torch.tensor(next_tokens, dtype=torch.long)
         state.reorder(rows_tensor)
     return finished
+
+
+def sample(
+    state: DecodingState,
+    batch: int,
+    start_token: int,
+    end_token: int,
+    max_length: int = 20,
+    samples: int = 5,
+    generator: torch.Generator | None = None,
+) -> tuple[list[list[int]], Tensor]:
+    """`samples` sequences per example, each token drawn from the decoder's distribution (SCST's exploration).
+
+    Gradients flow through the returned log-probabilities when the state computes them with gradients.
+
+    Args:
+        state: the decoder, with `batch` rows; it is reordered to `batch * samples` rows (example-major).
+        batch: B.
+        start_token, end_token: as `greedy_search`.
+        max_length: tokens drawn at most, the end token included.
+        samples: S, sequences per example.
+        generator: the source of the draws.
+
+    Returns:
+        ([B * S] token lists without the end token, Float[B * S] each sequence's summed log-probability, the end
+        token's included when it was drawn). Row b * S + s is sample s of example b.
+    """
+    rows = batch * samples
+    state.reorder(torch.arange(batch).repeat_interleave(samples))
+    sequences: list[list[int]] = [[] for _ in range(rows)]
+    running = torch.ones(rows, dtype=torch.bool)
+    total: Tensor | None = None
+    tokens = torch.full((rows,), start_token, dtype=torch.long)
+    for _ in range(max_length):
+        log_probs = state.step(tokens)
+        drawn = torch.multinomial(log_probs.detach().float().exp().cpu(), 1, generator=generator).squeeze(1)
+        chosen = log_probs.gather(1, drawn.to(log_probs.device)[:, None]).squeeze(1)
+        step = torch.where(running.to(chosen.device), chosen, torch.zeros_like(chosen))
+        total = step if total is None else total + step
+        for row, token in enumerate(drawn.tolist()):
+            if running[row] and token != end_token:
+                sequences[row].append(token)
+        running &= drawn != end_token
+        if not running.any():
+            break
+        tokens = torch.where(running, drawn, end_token)
+    assert total is not None
+    return sequences, total
