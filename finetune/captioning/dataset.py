@@ -75,9 +75,13 @@ class CaptionDataset(Dataset[CaptionItem]):
     def __len__(self) -> int:
         return len(self._examples)
 
-    def references(self) -> dict[str, tuple[str, ...]]:
-        """Each image's reference captions (per-image datasets)."""
-        return {image: captions for _, image, captions in self._examples}
+    def image_captions(self) -> dict[str, tuple[str, ...]]:
+        """Each image's captions, images in the order of their first example (for a per-image dataset, the order of
+        its examples): the references of evaluation and of SCST's rewards."""
+        grouped: dict[str, list[str]] = {}
+        for _, image, captions in self._examples:
+            grouped.setdefault(image, []).extend(captions)
+        return {image: tuple(captions) for image, captions in grouped.items()}
 
     def texts(self) -> Iterator[str]:
         """Every caption, then the region label names (and attribute names): what the tokenizer reads."""

@@ -25,8 +25,11 @@ from lightning.pytorch.utilities import rank_zero_info
 
 from finetune.captioning.batch import CaptionBatch
 from finetune.captioning.collate import CaptionObjective
+from finetune.captioning.scst import Baseline, CiderReward, scst_loss
+from vlp.convert.base import VLBundle
+from vlp.convert.folder import write_folder
 from vlp.data.tokenizer import WordPieceTokenizer
-from vlp.generate import BeamSettings, beam_search
+from vlp.generate import BeamSettings, beam_search, greedy_search, sample
 from vlp.generate.caption import CachedCaptionDecoder, CaptionContext
 from vlp.metrics.cider import cider_d
 from vlp.model import TiedPredictionHead, VLConfig, VLModel
@@ -67,9 +70,15 @@ class CaptioningModule(LightningModule):
         drop_worst_after: optimizer steps before drop-worst starts.
         decoding: beam width, lengths, length penalty and n-gram blocking of validation and prediction.
         optimizer: AdamW and its warmup and linear decay, counted in optimizer steps.
+        scst: train by self-critical sequence training (`finetune.captioning.scst`) instead of cross-entropy: the
+            second stage, started from the cross-entropy model (its exported folder as `init_from`).
+        scst_samples: captions sampled per image and step (Oscar, VinVL: 5).
+        scst_baseline: "mean" (leave-one-out mean of the other samples' rewards) or "greedy" (the greedy caption's).
         init_from: a checkpoint to start from (see `init_format`); None starts from random weights.
         init_format: `vlp`, `oscar`, `uniter` or `hf-bert`.
         results: the results json `predict` writes; default `caption_results.json` in the trainer's `default_root_dir`.
+        export_dir: where fitting ends by writing the model and its head as a vlp folder (what the SCST stage starts
+            from); default `finetuned` in the trainer's `default_root_dir`.
     """
 
     def __init__(
@@ -81,9 +90,13 @@ class CaptioningModule(LightningModule):
         drop_worst_after: int = 0,
         decoding: BeamSettings | None = None,
         optimizer: OptimizerSettings | None = None,
+        scst: bool = False,
+        scst_samples: int = 5,
+        scst_baseline: Baseline = "mean",
         init_from: str | None = None,
         init_format: InitFormat = "vlp",
         results: str | None = None,
+        export_dir: str | None = None,
     ) -> None:
         super().__init__()
         self.optimizer_settings, self.decoding = optimizer or OptimizerSettings(), decoding or BeamSettings()
@@ -94,6 +107,11 @@ class CaptioningModule(LightningModule):
             raise ValueError(f"drop_worst_ratio must lie in [0, 1), got {drop_worst_ratio}")
         self.objective, self.label_smoothing, self.results_file = objective, label_smoothing, results
         self.drop_worst_ratio, self.drop_worst_after = drop_worst_ratio, drop_worst_after
+        if scst_baseline not in ("mean", "greedy"):
+            raise ValueError(f"scst_baseline must be 'mean' or 'greedy', got {scst_baseline!r}")
+        self.scst, self.scst_samples, self.scst_baseline = scst, scst_samples, scst_baseline
+        self.export_dir = export_dir
+        self.reward: CiderReward | None = None
         self.model = VLModel(config)
         head = TiedPredictionHead(
             config.hidden_size, config.vocab_size, config.hidden_act, config.layer_norm_eps, config.initializer_range
@@ -117,7 +135,47 @@ class CaptioningModule(LightningModule):
                 f"the model decodes for the {self.objective!r} objective but the data trains {data_objective!r}"
             )
 
+    def on_fit_start(self) -> None:
+        """SCST caches the document frequencies of the training references once."""
+        if self.scst:
+            self.reward = CiderReward(self.trainer.datamodule.datasets["train"].image_captions())  # type: ignore[attr-defined]
+
+    def _context(self, batch: CaptionBatch) -> tuple[CaptionContext, int | None]:
+        """What decoding a batch reads: its tags and regions, and the `[MASK]` id of the masked objective."""
+        assert self.tokenizer is not None
+        mask_id = self.tokenizer.mask_id if self.objective == "masked" else None
+        return CaptionContext(batch.tags(), batch.regions, batch.caption_length), mask_id
+
+    def _scst_step(self, batch: CaptionBatch) -> torch.Tensor:
+        """Samples captions per image, rewards them with CIDEr-D and returns the policy-gradient loss."""
+        assert self.tokenizer is not None and self.reward is not None
+        (context, mask_id), head, tokenizer = self._context(batch), self.heads["mlm"], self.tokenizer
+        samples = self.scst_samples
+        decoder = CachedCaptionDecoder(self.model, head, context, mask_id)
+        sequences, log_probs = sample(
+            decoder, batch.size, tokenizer.cls_id, tokenizer.sep_id, self.decoding.max_length, samples
+        )
+        images = [image for image in batch.image_ids for _ in range(samples)]
+        rewards = self.reward(images, [tokenizer.decode(tokens) for tokens in sequences]).view(batch.size, samples)
+        greedy_rewards = None
+        if self.scst_baseline == "greedy":
+            with torch.no_grad():
+                greedy = greedy_search(
+                    CachedCaptionDecoder(self.model, head, context, mask_id),
+                    batch.size,
+                    tokenizer.cls_id,
+                    tokenizer.sep_id,
+                    self.decoding.max_length,
+                )
+            greedy_rewards = self.reward(batch.image_ids, [tokenizer.decode(tokens) for tokens in greedy])
+        loss = scst_loss(log_probs.view(batch.size, samples), rewards, self.scst_baseline, greedy_rewards)
+        self.log("train/loss", loss, batch_size=batch.size, on_step=True, on_epoch=True, prog_bar=True)
+        self.log("train/reward", rewards.mean(), batch_size=batch.size, on_step=False, on_epoch=True)
+        return loss
+
     def training_step(self, batch: CaptionBatch, batch_idx: int) -> torch.Tensor:
+        if self.scst:
+            return self._scst_step(batch)
         output = self.model(batch.text, batch.regions, attention_mask_3d=batch.attention_mask_3d)
         states = output.sequence_output[:, : batch.caption_length]
         selected = batch.labels != IGNORE_INDEX
@@ -134,8 +192,7 @@ class CaptioningModule(LightningModule):
     def decode(self, batch: CaptionBatch) -> list[list[int]]:
         """[B] the best beam's word pieces for each image of a batch."""
         assert self.tokenizer is not None
-        context = CaptionContext(batch.tags(), batch.regions, batch.caption_length)
-        mask_id = self.tokenizer.mask_id if self.objective == "masked" else None
+        context, mask_id = self._context(batch)
         decoder = CachedCaptionDecoder(self.model, self.heads["mlm"], context, mask_id)
         beams = beam_search(decoder, batch.size, self.tokenizer.cls_id, self.tokenizer.sep_id, self.decoding)
         return [hypotheses[0].tokens if hypotheses else [] for hypotheses in beams]
@@ -169,7 +226,7 @@ class CaptioningModule(LightningModule):
     def on_validation_epoch_end(self) -> None:
         dataset = self.trainer.datamodule.datasets["val"]  # type: ignore[attr-defined]
         captions = self._gathered()
-        references = list(dataset.references().values())
+        references = list(dataset.image_captions().values())
         candidates = {index: tokenize_caption(text) for index, text in captions.items()}
         tokenized = {index: [tokenize_caption(r) for r in references[index]] for index in captions}
         score, _ = cider_d(candidates, tokenized)
@@ -190,7 +247,7 @@ class CaptioningModule(LightningModule):
     def on_predict_epoch_end(self) -> None:
         """Writes `[{"image_id", "caption"}]` in dataset order from process 0 (numeric ids as integers, as COCO's)."""
         dataset = self.trainer.datamodule.datasets["predict"]  # type: ignore[attr-defined]
-        image_ids = list(dataset.references())
+        image_ids = list(dataset.image_captions())
         captions = self._gathered()
         if self.trainer.is_global_zero:
             results = [
@@ -200,6 +257,15 @@ class CaptioningModule(LightningModule):
             self.results_path.parent.mkdir(parents=True, exist_ok=True)
             self.results_path.write_text(json.dumps(results), encoding="utf-8")
             rank_zero_info(f"{len(results)} captions written to {self.results_path}")
+
+    def on_fit_end(self) -> None:
+        """Writes the model and its head as a vlp folder (process 0 only)."""
+        if not self.trainer.is_global_zero:
+            return
+        folder = Path(self.export_dir) if self.export_dir else Path(self.trainer.default_root_dir) / "finetuned"
+        tokenizer_from = None if self.tokenizer is None else self.tokenizer.vocab_path
+        write_folder(VLBundle(self.model, dict(self.heads.items())), folder, tokenizer_from=tokenizer_from)
+        rank_zero_info(f"finetuned captioning model written to {folder}")
 
     def configure_optimizers(self) -> dict[str, object]:
         return lightning_optimizers(self, self.optimizer_settings)

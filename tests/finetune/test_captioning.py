@@ -15,11 +15,13 @@ import torch
 from finetune.captioning import CaptionCollate, CaptionDataModule, CaptionDataset, CaptioningModule
 from finetune.captioning.collate import next_token_labels, sample_caption_mask
 from finetune.captioning.module import drop_worst
+from finetune.captioning.scst import CiderReward, scst_loss
 from tests.config_runs import CPU, SMALL_MODEL, environment, instantiate
 from tests.data.conftest import bert_vocab, demo_data
 from tests.finetune.test_vqa_configs import CONFIGS, data_tree
 from vlp.cli.main import main as vlp_main
 from vlp.data import CocoCaptionsCorpus, WordPieceTokenizer
+from vlp.metrics.cider import CiderD
 from vlp.objectives.output import IGNORE_INDEX
 from vlp.store import RegionStore
 
@@ -155,3 +157,68 @@ def test_two_processes_give_the_single_process_cider_and_captions(environment, t
     assert logged_cider(tmp_path / "validate2") == pytest.approx(logged_cider(tmp_path / "validate1"), abs=1e-9)
     one, two = (json.loads((tmp_path / f"predict{d}" / "caption_results.json").read_text()) for d in (1, 2))
     assert two == one and len(one) > 1  # every image once, in the dataset's order
+
+
+def test_scst_loss_uses_the_leave_one_out_or_greedy_baseline():
+    log_probs = torch.tensor([[-1.0, -2.0, -3.0]], requires_grad=True)
+    rewards = torch.tensor([[1.0, 2.0, 3.0]])
+    loss = scst_loss(log_probs, rewards, "mean")
+    # Baselines (2 + 3) / 2, (1 + 3) / 2, (1 + 2) / 2 -> advantages -1.5, 0, 1.5.
+    assert float(loss.detach()) == pytest.approx(-((-1.5 * -1.0) + 0.0 + (1.5 * -3.0)) / 3)
+    loss.backward()
+    assert log_probs.grad[0].tolist() == pytest.approx([0.5, 0.0, -0.5])  # raise the better sample's probability
+    greedy = scst_loss(log_probs.detach(), rewards, "greedy", torch.tensor([2.0]))
+    assert float(greedy) == pytest.approx(-((-1.0 * -1.0) + 0.0 + (1.0 * -3.0)) / 3)
+    with pytest.raises(ValueError, match="greedy captions' rewards"):
+        scst_loss(log_probs, rewards, "greedy")
+
+
+def test_cider_rewards_score_against_the_cached_corpus():
+    references = {"1": ["a red circle", "a small red circle"], "2": ["two blue squares"]}
+    reward = CiderReward(references)
+    scores = reward(["1", "2", "1"], ["a red circle", "two blue squares", "blue squares"])
+    corpus = CiderD({image: [text.split() for text in texts] for image, texts in references.items()})
+    assert scores.tolist() == pytest.approx(
+        [
+            corpus.score(["a", "red", "circle"], [t.split() for t in references["1"]]),
+            corpus.score(["two", "blue", "squares"], [["two", "blue", "squares"]]),
+            corpus.score(["blue", "squares"], [t.split() for t in references["1"]]),
+        ]
+    )
+    assert scores[0] > scores[2]
+    with pytest.raises(KeyError, match="image ids"):
+        reward(["9"], ["a star"])
+
+
+@pytest.mark.slow
+def test_the_scst_stage_starts_from_the_exported_cross_entropy_model(environment, tmp_path, monkeypatch):
+    cli = instantiate(CONFIGS / "captioning_scst.yaml", "--model.init_args.init_from=null")
+    module = cli.model
+    assert module.scst and (module.scst_samples, module.scst_baseline) == (5, "mean")
+    assert (module.optimizer_settings.lr, cli.datamodule.loader.batch_size, cli.trainer.max_epochs) == (5e-6, 16, 5)
+    fast = ["--trainer.fast_dev_run=true", "--model.init_args.decoding.max_length=4", *CPU]
+    vlp_main(
+        [
+            "fit",
+            "--config",
+            str(CONFIGS / "captioning.yaml"),
+            *SMALL_MODEL,
+            *fast,
+            f"--trainer.default_root_dir={tmp_path / 'xe'}",
+        ]
+    )
+    assert (tmp_path / "xe" / "finetuned" / "model.safetensors").is_file()
+    monkeypatch.setenv("VLP_FINETUNED", str(tmp_path / "xe" / "finetuned"))
+    small = [flag for flag in SMALL_MODEL if "init_from" not in flag]
+    vlp_main(
+        [
+            "fit",
+            "--config",
+            str(CONFIGS / "captioning_scst.yaml"),
+            *small,
+            *fast,
+            "--model.init_args.scst_baseline=greedy",
+            f"--trainer.default_root_dir={tmp_path / 'scst'}",
+        ]
+    )
+    assert (tmp_path / "scst" / "finetuned" / "model.safetensors").is_file()

@@ -40,7 +40,7 @@ def demo_architecture() -> dict[str, int | str]:
 
 def test_every_yaml_is_tested() -> None:
     # The captioning configs are tested in test_captioning.py.
-    captioning = {"captioning.yaml", "demo_captioning.yaml"}
+    captioning = {"captioning.yaml", "captioning_scst.yaml", "demo_captioning.yaml"}
     assert {path.name for path in CONFIGS.glob("*.yaml")} == {"vqa.yaml", "demo_vqa.yaml", *captioning}
 
 

@@ -252,7 +252,7 @@ def sample(
         for row, token in enumerate(drawn.tolist()):
             if running[row] and token != end_token:
                 sequences[row].append(token)
-        running &= drawn != end_token
+        running = running & (drawn != end_token)  # a new tensor: the last one is saved for backward
         if not running.any():
             break
         tokens = torch.where(running, drawn, end_token)
