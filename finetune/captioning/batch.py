@@ -27,6 +27,8 @@ class CaptionBatch(Pinnable):
         index: Long[B] dataset indices.
         image_ids: [B] image ids.
         references: [B] each image's reference captions (evaluation), empty tuples in training.
+        tag_names: [B] each image's region tags (detector labels) in region order, the constraints of constrained
+            beam search.
     """
 
     text: TextInputs
@@ -37,6 +39,7 @@ class CaptionBatch(Pinnable):
     index: torch.Tensor
     image_ids: list[str]
     references: list[tuple[str, ...]]
+    tag_names: list[list[str]]
 
     @property
     def size(self) -> int:

@@ -145,4 +145,5 @@ class CaptionCollate:
             index=torch.tensor(indices, dtype=torch.long),
             image_ids=[item.image_id for item in items],
             references=[item.references for item in items],
+            tag_names=[item.tags for item in items],
         )

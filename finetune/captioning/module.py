@@ -70,6 +70,10 @@ class CaptioningModule(LightningModule):
         drop_worst_after: optimizer steps before drop-worst starts.
         decoding: beam width, lengths, length penalty and n-gram blocking of validation and prediction.
         optimizer: AdamW and its warmup and linear decay, counted in optimizer steps.
+        constraints: constrained beam search (Oscar's `--use_cbs`, for NoCaps): each caption must contain the words
+            of the image's first this many distinct tags (detector labels, in region order); 0 decodes freely.
+        min_constraints: how many of them a caption must contain (Oscar's `min_constraints_to_satisfy`); all when
+            None.
         scst: train by self-critical sequence training (`finetune.captioning.scst`) instead of cross-entropy: the
             second stage, started from the cross-entropy model (its exported folder as `init_from`).
         scst_samples: captions sampled per image and step (Oscar, VinVL: 5).
@@ -90,6 +94,8 @@ class CaptioningModule(LightningModule):
         drop_worst_after: int = 0,
         decoding: BeamSettings | None = None,
         optimizer: OptimizerSettings | None = None,
+        constraints: int = 0,
+        min_constraints: int | None = None,
         scst: bool = False,
         scst_samples: int = 5,
         scst_baseline: Baseline = "mean",
@@ -111,6 +117,7 @@ class CaptioningModule(LightningModule):
             raise ValueError(f"scst_baseline must be 'mean' or 'greedy', got {scst_baseline!r}")
         self.scst, self.scst_samples, self.scst_baseline = scst, scst_samples, scst_baseline
         self.export_dir = export_dir
+        self.constraints, self.min_constraints = constraints, min_constraints
         self.reward: CiderReward | None = None
         self.model = VLModel(config)
         head = TiedPredictionHead(
@@ -194,8 +201,23 @@ class CaptioningModule(LightningModule):
         assert self.tokenizer is not None
         context, mask_id = self._context(batch)
         decoder = CachedCaptionDecoder(self.model, self.heads["mlm"], context, mask_id)
-        beams = beam_search(decoder, batch.size, self.tokenizer.cls_id, self.tokenizer.sep_id, self.decoding)
+        constraints = [self.tag_constraints(names) for names in batch.tag_names] if self.constraints else None
+        beams = beam_search(
+            decoder,
+            batch.size,
+            self.tokenizer.cls_id,
+            self.tokenizer.sep_id,
+            self.decoding,
+            constraints,
+            self.min_constraints,
+        )
         return [hypotheses[0].tokens if hypotheses else [] for hypotheses in beams]
+
+    def tag_constraints(self, tag_names: list[str]) -> list[list[int]]:
+        """The word pieces of an image's first `constraints` distinct tags, one token sequence per tag."""
+        assert self.tokenizer is not None
+        chosen = list(dict.fromkeys(tag_names))[: self.constraints]
+        return [self.tokenizer.pieces(name.split())[0] for name in chosen]
 
     def _keep(self, batch: CaptionBatch) -> list[list[int]]:
         """Decodes a batch and keeps its captions, by dataset index, for the epoch's end."""

@@ -222,3 +222,18 @@ def test_the_scst_stage_starts_from_the_exported_cross_entropy_model(environment
         ]
     )
     assert (tmp_path / "scst" / "finetuned" / "model.safetensors").is_file()
+
+
+@pytest.mark.slow
+def test_constrained_decoding_puts_the_image_tags_into_the_captions(environment, tmp_path):
+    overrides = [*CPU, f"--trainer.default_root_dir={tmp_path}", "--model.init_args.decoding.max_length=8"]
+    overrides += ["--model.init_args.constraints=2", "--model.init_args.decoding.beams=2"]
+    vlp_main(["predict", "--config", str(CONFIGS / "demo_captioning.yaml"), *overrides])
+    results = {
+        entry["image_id"]: entry["caption"] for entry in json.loads((tmp_path / "caption_results.json").read_text())
+    }
+    store = RegionStore(environment["VLP_DEMO_STORE"])
+    for image_id, caption in results.items():
+        tags = list(dict.fromkeys(store.label_names_of(image_id)))[:2]
+        for tag in tags:
+            assert tag in caption, (image_id, caption, tags)

@@ -124,3 +124,39 @@ def test_samples_follow_the_decoder_and_carry_their_log_probabilities():
     first = torch.tensor([seq[0] if seq else END for seq in sequences[4000:]])
     frequencies = torch.bincount(first, minlength=VOCAB).float() / 4000
     torch.testing.assert_close(frequencies, table[1, START].exp(), atol=0.03, rtol=0)
+
+
+def contains(tokens: list[int], part: list[int]) -> bool:
+    return any(tokens[i : i + len(part)] == part for i in range(len(tokens) - len(part) + 1))
+
+
+@pytest.mark.parametrize("constraints", [[[2]], [[1, 3]], [[2], [1, 3]]])
+def test_a_wide_constrained_beam_finds_the_best_sequences_that_contain_the_constraints(constraints):
+    settings = BeamSettings(beams=128, max_length=5, length_penalty=1.0)
+    results = beam_search(MarkovDecoder(batch=2, seed=5), 2, START, END, settings, [constraints, constraints])
+    reference = MarkovDecoder(batch=2, seed=5)
+    for example, hypotheses in enumerate(results):
+        allowed = [
+            (reference.score(example, tokens, ended, 1.0), tokens)
+            for tokens, ended in every_sequence(5, 0)
+            if all(contains(tokens, part) for part in constraints)
+        ]
+        ranked = sorted(allowed)[::-1]
+        # Scores, not tokens: a Markov decoder gives sequences with the same transitions the same score.
+        assert [h.score for h in hypotheses[:5]] == pytest.approx([score for score, _ in ranked[:5]], abs=1e-5)
+        for hypothesis in hypotheses:
+            assert all(contains(hypothesis.tokens, part) for part in constraints)
+            ended = len(hypothesis.tokens) < 5
+            assert hypothesis.score == pytest.approx(reference.score(example, hypothesis.tokens, ended, 1.0), abs=1e-5)
+
+
+def test_constraints_per_example_and_a_minimum_to_satisfy():
+    settings = BeamSettings(beams=3, max_length=8)
+    plain = beam_search(MarkovDecoder(batch=2, seed=6), 2, START, END, settings)
+    mixed = beam_search(MarkovDecoder(batch=2, seed=6), 2, START, END, settings, [[], [[1], [2], [3]]])
+    # No constraints: plain beam search (the same scores; ties may come in another order).
+    assert [h.score for h in mixed[0]] == pytest.approx([h.score for h in plain[0]])
+    assert all(all(contains(h.tokens, [t]) for t in (1, 2, 3)) for h in mixed[1])
+    some = beam_search(MarkovDecoder(batch=1, seed=6), 1, START, END, settings, [[[1], [2], [3]]], min_constraints=1)
+    assert all(sum(contains(h.tokens, [t]) for t in (1, 2, 3)) >= 1 for h in some[0])
+    assert some[0][0].score >= mixed[1][0].score  # asking for fewer constraints never scores worse

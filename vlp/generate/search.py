@@ -8,6 +8,7 @@ task that generates text) supplies the state that runs its model.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -145,71 +146,139 @@ def greedy_search(
 
 
 def beam_search(
-    state: DecodingState, batch: int, start_token: int, end_token: int, settings: BeamSettings | None = None
+    state: DecodingState,
+    batch: int,
+    start_token: int,
+    end_token: int,
+    settings: BeamSettings | None = None,
+    constraints: Sequence[Sequence[Sequence[int]]] | None = None,
+    min_constraints: int | None = None,
 ) -> list[list[Hypothesis]]:
-    """Beam search, batched over examples, one new token per hypothesis and step.
+    """Beam search, batched over examples, one new token per hypothesis and step; optionally constrained to
+    sequences that contain given token sequences (constrained beam search, Anderson et al. 2017; Oscar's `--use_cbs`).
 
-    Each step extends every live hypothesis by every token, keeps the `2 * beams` best extensions per example, sets
-    aside those that end (scored with the length penalty) and keeps the best `beams` others alive. A finished
-    hypothesis is never extended. The search ends at `max_length`, or once every example has `beams` finished
-    hypotheses and no live one can end with a better score than the worst of them (`_cannot_improve`).
+    Each step extends every live hypothesis by every token, keeps the `2 * beams` best extensions, sets aside those
+    that end (scored with the length penalty) and keeps the best `beams` others alive. A finished hypothesis is never
+    extended. With constraints, hypotheses are grouped by the set of constraints they contain (a finite-state machine
+    over 2^C states), and each group keeps its own `beams` hypotheses, so that ones that have taken in a constraint
+    are not crowded out by likelier ones that have not. The search ends at `max_length`, or once every group has
+    `beams` finished hypotheses and no live one can end with a better score than the worst of them
+    (`_cannot_improve`).
 
     Args:
-        state: the decoder, with `batch` rows (one per example); it is reordered to `batch * beams` rows.
+        state: the decoder, with `batch` rows (one per example); it is reordered to `batch * 2^C * beams` rows.
         batch: B.
         start_token: fed at the first step.
         end_token: ends a hypothesis; not part of the tokens returned.
         settings: beam width, lengths, length penalty, n-gram blocking.
+        constraints: per example, the token sequences its hypotheses must contain (word pieces of a tag, say); None
+            or empty lists for plain beam search.
+        min_constraints: how many of an example's constraints a returned hypothesis must contain (Oscar's
+            `min_constraints_to_satisfy`); all of them when None.
 
     Returns:
-        [B] finished hypotheses per example, best first (live hypotheses that reached `max_length` count as finished).
+        [B] finished hypotheses per example, best first (live hypotheses that reached `max_length` count as finished):
+        those containing at least `min_constraints` constraints, or, where none does, those containing the most.
     """
     settings = settings or BeamSettings()
-    beams = settings.beams
-    state.reorder(torch.arange(batch).repeat_interleave(beams))
-    # Only the first beam of each example is live at the start: the others would repeat it.
-    scores = torch.full((batch, beams), -torch.inf)
+    constraints = [list(map(list, example)) for example in constraints] if constraints else [[] for _ in range(batch)]
+    if len(constraints) != batch:
+        raise ValueError(f"give constraints for each of the {batch} examples, got {len(constraints)}")
+    beams, groups = settings.beams, 2 ** max(len(example) for example in constraints)
+    width = groups * beams  # rows per example: `beams` per group of satisfied constraints
+    state.reorder(torch.arange(batch).repeat_interleave(width))
+    # Only the first beam of each example is live at the start (no constraint met yet): the others would repeat it.
+    scores = torch.full((batch, width), -torch.inf)
     scores[:, 0] = 0.0
-    sequences: list[list[int]] = [[] for _ in range(batch * beams)]
-    finished: list[list[Hypothesis]] = [[] for _ in range(batch)]
-    done = [False] * batch
-    tokens = torch.full((batch * beams,), start_token, dtype=torch.long)
+    sequences: list[list[int]] = [[] for _ in range(batch * width)]
+    finished: list[list[list[Hypothesis]]] = [[[] for _ in range(groups)] for _ in range(batch)]
+    done = [[False] * groups for _ in range(batch)]
+    tokens = torch.full((batch * width,), start_token, dtype=torch.long)
     for length in range(1, settings.max_length + 1):
         log_probs = _constrain(state.step(tokens).float().cpu(), sequences, settings, end_token)
         vocab = log_probs.shape[1]
-        candidates = (scores[:, :, None] + log_probs.view(batch, beams, vocab)).view(batch, beams * vocab)
-        top_scores, top_index = candidates.topk(min(2 * beams, beams * vocab), dim=1)
+        candidates = scores[:, :, None] + log_probs.view(batch, width, vocab)
         rows, next_tokens, next_scores = [], [], []
         for example in range(batch):
-            kept: list[tuple[int, int, float]] = []
-            for score, index in zip(top_scores[example].tolist(), top_index[example].tolist(), strict=True):
-                if done[example] or len(kept) == beams or score == -float("inf"):
-                    break
-                beam, token = divmod(index, vocab)
-                row = example * beams + beam
-                if token == end_token or length == settings.max_length:
-                    generated = sequences[row] + ([] if token == end_token else [token])
-                    # The length counts the generated tokens, the end token included.
-                    penalised = score / (len(generated) + (token == end_token)) ** settings.length_penalty
-                    finished[example].append(Hypothesis(penalised, generated))
-                else:
-                    kept.append((row, token, score))
-            finished[example] = sorted(finished[example], reverse=True)[:beams]
-            while len(kept) < beams:  # an example that is done (or ran out of candidates) keeps dead rows
-                kept.append((example * beams, end_token, -float("inf")))
-            done[example] = done[example] or _cannot_improve(finished[example], kept, settings)
-            for row, token, score in kept:
-                rows.append(row)
-                next_tokens.append(token)
-                next_scores.append(-float("inf") if done[example] else score)
-        if all(done) or length == settings.max_length:
+            offset = example * width
+            moves = _constraint_moves(sequences[offset : offset + width], constraints[example], beams)
+            for group in range(groups):
+                ranked = _group_candidates(candidates[example], group, beams, moves).view(-1)
+                top_scores, top_index = ranked.topk(min(2 * beams, ranked.numel()))
+                kept: list[tuple[int, int, float]] = []
+                for score, index in zip(top_scores.tolist(), top_index.tolist(), strict=True):
+                    if done[example][group] or len(kept) == beams or score == -float("inf"):
+                        break
+                    source, token = divmod(index, vocab)
+                    row = offset + source
+                    if token == end_token or length == settings.max_length:
+                        generated = sequences[row] + ([] if token == end_token else [token])
+                        # The length counts the generated tokens, the end token included.
+                        penalised = score / (len(generated) + (token == end_token)) ** settings.length_penalty
+                        finished[example][group].append(Hypothesis(penalised, generated))
+                    else:
+                        kept.append((row, token, score))
+                finished[example][group] = sorted(finished[example][group], reverse=True)[:beams]
+                while len(kept) < beams:  # a group that is done (or has no candidates) keeps dead rows
+                    kept.append((offset, end_token, -float("inf")))
+                done[example][group] = done[example][group] or _cannot_improve(finished[example][group], kept, settings)
+                for row, token, score in kept:
+                    rows.append(row)
+                    next_tokens.append(token)
+                    next_scores.append(-float("inf") if done[example][group] else score)
+        if all(all(flags) for flags in done) or length == settings.max_length:
             break
-        rows_tensor = torch.tensor(rows, dtype=torch.long)
         sequences = [sequences[row] + [token] for row, token in zip(rows, next_tokens, strict=True)]
-        scores = torch.tensor(next_scores).view(batch, beams)
+        scores = torch.tensor(next_scores).view(batch, width)
         tokens = torch.tensor(next_tokens, dtype=torch.long)
-        state.reorder(rows_tensor)
-    return finished
+        state.reorder(torch.tensor(rows, dtype=torch.long))
+    return [
+        _satisfying(finished[example], len(constraints[example]), min_constraints, beams) for example in range(batch)
+    ]
+
+
+def _constraint_moves(
+    sequences: list[list[int]], constraints: list[list[int]], beams: int
+) -> dict[tuple[int, int], int]:
+    """{(row, token): group it leads to} for the tokens that complete a constraint not yet met; every other token
+    leaves a row in its group. A row's group is the bit set of the constraints it contains (row // beams)."""
+    moves: dict[tuple[int, int], int] = {}
+    for row, sequence in enumerate(sequences):
+        group = row // beams
+        for bit, constraint in enumerate(constraints):
+            if group >> bit & 1:
+                continue
+            prefix = constraint[:-1]
+            if not prefix or sequence[len(sequence) - len(prefix) :] == prefix:
+                key = (row, constraint[-1])
+                moves[key] = moves.get(key, group) | (1 << bit)
+    return moves
+
+
+def _group_candidates(candidates: Tensor, group: int, beams: int, moves: dict[tuple[int, int], int]) -> Tensor:
+    """[rows, V] the candidate scores of one example that land in `group` (-inf elsewhere)."""
+    landing = torch.full_like(candidates, -torch.inf)
+    members = slice(group * beams, (group + 1) * beams)
+    landing[members] = candidates[members]
+    for (row, token), target in moves.items():
+        if target == group:
+            landing[row, token] = candidates[row, token]
+        elif row // beams == group:
+            landing[row, token] = -torch.inf
+    return landing
+
+
+def _satisfying(
+    finished: list[list[Hypothesis]], count: int, min_constraints: int | None, beams: int
+) -> list[Hypothesis]:
+    """The best `beams` hypotheses of the groups that contain at least `min_constraints` (default `count`) of the
+    constraints, or of the groups that contain the most where none of those finished."""
+    needed = count if min_constraints is None else min(min_constraints, count)
+    satisfied = [h for group, hyps in enumerate(finished) for h in hyps if bin(group).count("1") >= needed]
+    if not satisfied:
+        most = max((bin(group).count("1") for group, hyps in enumerate(finished) if hyps), default=0)
+        satisfied = [h for group, hyps in enumerate(finished) for h in hyps if bin(group).count("1") == most]
+    return sorted(satisfied, reverse=True)[:beams]
 
 
 def sample(
