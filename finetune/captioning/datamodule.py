@@ -46,6 +46,9 @@ class CaptionDataModule(LightningDataModule):
         tags: put the region tags after the caption (Oscar).
         tag_attributes: lead each tag with its region's attribute names; every store must hold attributes.
         geometry: box geometry style; must match the model's `region_style`.
+        shuffle_region_features: the control run: at evaluation and prediction (not in training), every image shows
+            the regions and tags of another image of its split, by a fixed permutation.
+        shuffle_seed: the seed of that permutation.
         loader: batch sizes, workers, length bucketing and pinning (`vlp.data.LoaderSettings`).
     """
 
@@ -64,6 +67,8 @@ class CaptionDataModule(LightningDataModule):
         tags: bool = True,
         tag_attributes: bool = False,
         geometry: GeometryStyle = "oscar",
+        shuffle_region_features: bool = False,
+        shuffle_seed: int = 0,
         loader: LoaderSettings | None = None,
     ) -> None:
         super().__init__()
@@ -72,6 +77,7 @@ class CaptionDataModule(LightningDataModule):
         self.max_caption_tokens, self.max_tokens = max_caption_tokens, max_tokens
         self.mask_probability, self.max_masked = mask_probability, max_masked
         self.max_regions, self.tags, self.tag_attributes, self.geometry = max_regions, tags, tag_attributes, geometry
+        self.shuffle_seed = shuffle_seed if shuffle_region_features else None
         self.loader = loader or LoaderSettings()
         self.tokenizer: WordPieceTokenizer | None = None
         self.datasets: dict[str, CaptionDataset] = {}
@@ -86,8 +92,14 @@ class CaptionDataModule(LightningDataModule):
         }
         for split, needed in wanted.items():
             if needed and self.sources[split] and split not in self.datasets:
+                evaluated = split != "train"
                 dataset = CaptionDataset(
-                    self.sources[split], split != "train", self.max_regions, self.geometry, self.tag_attributes
+                    self.sources[split],
+                    evaluated,
+                    self.max_regions,
+                    self.geometry,
+                    self.tag_attributes,
+                    self.shuffle_seed if evaluated else None,
                 )
                 self.datasets[split] = dataset
                 if self.trainer is None or self.trainer.is_global_zero:

@@ -10,7 +10,7 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from vlp.data.corpora import Corpus
-from vlp.data.regions import ImageRegions, RegionReader
+from vlp.data.regions import ImageRegions, RegionReader, image_permutation
 from vlp.store.geometry import GeometryStyle
 from vlp.world import tokenize_caption
 
@@ -43,6 +43,8 @@ class CaptionDataset(Dataset[CaptionItem]):
         max_regions: the region budget per image (Oscar: 50).
         geometry: the box geometry style the model expects.
         tag_attributes: lead each tag with its region's attribute names; every store must hold attributes.
+        shuffle_seed: when set, each image shows the regions and tags of another image of its store
+            (`vlp.data.regions.image_permutation`): the control for how much the captions depend on the image.
 
     Raises:
         KeyError: naming up to five image ids that a corpus's store lacks.
@@ -55,6 +57,7 @@ class CaptionDataset(Dataset[CaptionItem]):
         max_regions: int = 50,
         geometry: GeometryStyle = "oscar",
         tag_attributes: bool = False,
+        shuffle_seed: int | None = None,
     ) -> None:
         if not corpora:
             raise ValueError("give at least one caption corpus")
@@ -71,6 +74,12 @@ class CaptionDataset(Dataset[CaptionItem]):
             else:
                 self._examples += [(corpus.store, example.image_id, (example.text,)) for example in examples]
         self.per_image = per_image
+        # The image whose regions each image shows: itself, or another of its store under the control's permutation.
+        self.shown: dict[tuple[str, str], str] = {}
+        for path in dict.fromkeys(store for store, _, _ in self._examples):
+            images = [image for store, image, _ in self._examples if store == path]
+            shown = image_permutation(images, shuffle_seed) if shuffle_seed is not None else {i: i for i in images}
+            self.shown |= {(path, image): other for image, other in shown.items()}
 
     def __len__(self) -> int:
         return len(self._examples)
@@ -103,7 +112,7 @@ class CaptionDataset(Dataset[CaptionItem]):
     def __getitem__(self, index: int) -> CaptionItem:
         store, image_id, captions = self._examples[index]
         return CaptionItem(
-            **vars(self.regions.read(store, image_id)),
+            **vars(self.regions.read(store, self.shown[store, image_id])),
             index=index,
             image_id=image_id,
             words=[] if self.per_image else tokenize_caption(captions[0]),

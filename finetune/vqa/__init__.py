@@ -9,7 +9,7 @@ from finetune.vqa.answers import AnswerVocabulary, SoftTarget
 from finetune.vqa.batch import VQABatch
 from finetune.vqa.collate import VQACollate
 from finetune.vqa.datamodule import VQADataModule
-from finetune.vqa.dataset import VQADataset, VQAItem, VQASource, image_permutation
+from finetune.vqa.dataset import VQADataset, VQAItem, VQASource
 from finetune.vqa.loss import vqa_bce_loss
 from finetune.vqa.module import VQAModule
 
@@ -23,6 +23,5 @@ __all__ = [
     "VQAItem",
     "VQAModule",
     "VQASource",
-    "image_permutation",
     "vqa_bce_loss",
 ]

@@ -56,7 +56,7 @@ class VQADataModule(LightningDataModule):
             with an attribute head; every store must hold attributes.
         geometry: box geometry style; must match the model's `region_style`.
         shuffle_region_features: the control run: every image shows the regions and tags of another image of its
-            split, by a fixed permutation (`finetune.vqa.dataset.image_permutation`), in training and evaluation.
+            split, by a fixed permutation (`vlp.data.regions.image_permutation`), in training and evaluation.
         shuffle_seed: the seed of that permutation.
         loader: batch sizes, workers, length bucketing and pinning (`vlp.data.LoaderSettings`).
     """

@@ -12,12 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 from torch.utils.data import Dataset
 
 from finetune.vqa.answers import AnswerVocabulary, SoftTarget, TargetScoring
 from finetune.vqa.data import VQAExample, VQAFiles, read_examples, with_targets
-from vlp.data.regions import ImageRegions, RegionReader
+from vlp.data.regions import ImageRegions, RegionReader, image_permutation
 from vlp.store.geometry import GeometryStyle
 
 
@@ -61,28 +60,6 @@ class VQAItem(ImageRegions):
     target: SoftTarget | None
     answers: tuple[str, ...]
     answer_type: str | None
-
-
-def image_permutation(image_ids: Sequence[int], seed: int) -> dict[int, int]:
-    """Maps every image to another one, by one cycle through all of them in a seeded random order.
-
-    A single cycle leaves no image in place (for two images or more), so no question sees its own image, and every
-    image's regions are still shown exactly once: the control keeps the distribution of regions and tags, and loses
-    only their link to the question. The result depends on the set of ids and the seed, not on their order.
-
-    Args:
-        image_ids: the images (repeats allowed).
-        seed: the permutation's seed.
-
-    Raises:
-        ValueError: for fewer than two distinct images.
-    """
-    unique = sorted(set(image_ids))
-    if len(unique) < 2:
-        raise ValueError(f"shuffling regions across images needs at least two images, got {len(unique)}")
-    order = torch.randperm(len(unique), generator=torch.Generator().manual_seed(seed)).tolist()
-    cycle = [unique[i] for i in order]
-    return {image: cycle[(k + 1) % len(cycle)] for k, image in enumerate(cycle)}
 
 
 class VQADataset(Dataset[VQAItem]):

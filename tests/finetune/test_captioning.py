@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -237,3 +238,16 @@ def test_constrained_decoding_puts_the_image_tags_into_the_captions(environment,
         tags = list(dict.fromkeys(store.label_names_of(image_id)))[:2]
         for tag in tags:
             assert tag in caption, (image_id, caption, tags)
+
+
+def test_the_shuffled_control_shows_every_image_another_images_regions(demo_data):
+    corpus = CocoCaptionsCorpus(demo_data.world.captions["val"], demo_data.store)
+    real = CaptionDataset([corpus], per_image=True, max_regions=6)
+    shuffled = CaptionDataset([corpus], per_image=True, max_regions=6, shuffle_seed=0)
+    shown = {}
+    for index in range(len(real)):
+        assert shuffled[index].references == real[index].references  # the texts stay with their image
+        matches = [j for j in range(len(real)) if np.array_equal(shuffled[index].features, real[j].features)]
+        assert index not in matches and len(matches) >= 1
+        shown[index] = matches[0]
+    assert sorted(shown.values()) == list(range(len(real)))  # every image's regions are shown exactly once

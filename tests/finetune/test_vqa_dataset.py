@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from finetune.vqa import VQADataset, VQASource, image_permutation
+from finetune.vqa import VQADataset, VQASource
 from finetune.vqa.data import read_examples, with_targets
 from tests.finetune.vqa_setup import VQAData
+from vlp.data.regions import image_permutation
 from vlp.store import RegionStore, RegionStoreWriter
 from vlp.world import WorldFiles
 

@@ -3,14 +3,37 @@ with their geometry, tags and attributes, as pretraining, VQA, captioning and re
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from vlp.data.tags import tag_words
 from vlp.store import RegionStore
 from vlp.store.geometry import GeometryStyle
+
+
+def image_permutation(image_ids: Sequence[int | str], seed: int) -> dict:
+    """Maps every image to another one, by one cycle through all of them in a seeded random order.
+
+    A single cycle leaves no image in place (for two images or more), so no question sees its own image, and every
+    image's regions are still shown exactly once: the control keeps the distribution of regions and tags, and loses
+    only their link to the question. The result depends on the set of ids and the seed, not on their order.
+
+    Args:
+        image_ids: the images (repeats allowed).
+        seed: the permutation's seed.
+
+    Raises:
+        ValueError: for fewer than two distinct images.
+    """
+    unique = sorted(set(image_ids))
+    if len(unique) < 2:
+        raise ValueError(f"shuffling regions across images needs at least two images, got {len(unique)}")
+    order = torch.randperm(len(unique), generator=torch.Generator().manual_seed(seed)).tolist()
+    cycle = [unique[i] for i in order]
+    return {image: cycle[(k + 1) % len(cycle)] for k, image in enumerate(cycle)}
 
 
 @dataclass
