@@ -15,6 +15,7 @@ import torch
 
 from finetune.captioning import CaptionCollate, CaptionDataModule, CaptionDataset, CaptioningModule
 from finetune.captioning.collate import next_token_labels, sample_caption_mask
+from finetune.captioning.demo import main as demo_main
 from finetune.captioning.module import drop_worst
 from finetune.captioning.scst import CiderReward, scst_loss
 from tests.config_runs import CPU, SMALL_MODEL, environment, instantiate
@@ -251,3 +252,15 @@ def test_the_shuffled_control_shows_every_image_another_images_regions(demo_data
         assert index not in matches and len(matches) >= 1
         shown[index] = matches[0]
     assert sorted(shown.values()) == list(range(len(real)))  # every image's regions are shown exactly once
+
+
+@pytest.mark.slow
+def test_the_demo_captions_with_real_and_shuffled_regions_and_compares_them(environment, capsys):
+    quick = ["--trainer.max_steps=2", "--trainer.limit_val_batches=1", "--data.init_args.loader.num_workers=0"]
+    status = demo_main(["--run-dir", environment["VLP_DEMO_DIR"], *quick, "--model.init_args.decoding.max_length=4"])
+    assert status == 0
+    report = capsys.readouterr().out
+    assert "CIDEr" in report and "CIDEr-D ratio" in report and "a reference:" in report
+    root = Path(environment["VLP_DEMO_DIR"]) / "finetune" / "captioning"
+    real, shuffled = (json.loads((root / f"{name}_results.json").read_text()) for name in ("real", "shuffled"))
+    assert [entry["image_id"] for entry in real] == [entry["image_id"] for entry in shuffled]

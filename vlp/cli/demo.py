@@ -115,11 +115,19 @@ def stage_vqa(run: DemoRun) -> None:
     run_command([sys.executable, "-m", "finetune.vqa.demo", "--run-dir", str(run.run_dir)], env=run.environment())
 
 
+def stage_captioning(run: DemoRun) -> None:
+    """Finetunes captioning from the pretrained model and captions the test images with real and shuffled regions."""
+    run_command(
+        [sys.executable, "-m", "finetune.captioning.demo", "--run-dir", str(run.run_dir)], env=run.environment()
+    )
+
+
 STAGES: dict[str, Callable[[DemoRun], None]] = {
     "world": stage_world,
     "features": stage_features,
     "pretrain": stage_pretrain,
     "vqa": stage_vqa,
+    "captioning": stage_captioning,
 }
 
 

@@ -3,6 +3,7 @@ warnings of dependencies that a user cannot act on, silenced."""
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import warnings
@@ -15,6 +16,14 @@ DEPENDENCY_NOTICES = (
     ".*tensorboardX.*",
     ".*does not have many workers which may be a bottleneck.*",
 )
+# Lightning's advertisements, logged at INFO through its own handlers.
+LIGHTNING_TIPS = ("💡 Tip",)
+
+
+class _DropTips(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(LIGHTNING_TIPS)
+
 
 TRACEBACK_VARIABLE = "VLP_TRACEBACK"
 """Set it (to anything) to get the full traceback of an error that is otherwise reported in one line."""
@@ -36,6 +45,11 @@ def quiet_dependencies() -> None:
         warnings.filterwarnings("ignore", category=category)
     for message in DEPENDENCY_NOTICES:
         warnings.filterwarnings("ignore", message=message)
+    import lightning.pytorch  # noqa: F401  (its import adds the handlers the tips go through)
+
+    for name in ("lightning.pytorch", "lightning.fabric"):
+        for handler in logging.getLogger(name).handlers:
+            handler.addFilter(_DropTips())
 
 
 def report_error(command: str, error: BaseException) -> int:

@@ -13,16 +13,23 @@ model:
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from omegaconf import OmegaConf
 
 
-def store_feature_dim(path: str) -> int:
-    """D of the region store at `path`, read from its files' attributes (no features are read)."""
+def store_feature_dim(path: str, base: Path) -> int:
+    """D of the region store at `path` (relative to `base`), read from its files' attributes (no features are read)."""
     from vlp.store import RegionStore
 
-    return RegionStore(path).feature_dim
+    return RegionStore(base / path).feature_dim
 
 
 def register_resolvers() -> None:
-    """Registers vlp's resolvers (again: a later registration replaces an earlier one)."""
-    OmegaConf.register_new_resolver("vlp.feature_dim", store_feature_dim, replace=True)
+    """Registers vlp's resolvers (again: a later registration replaces an earlier one).
+
+    Relative paths are taken from the working directory at registration, as the data modules read them later:
+    jsonargparse changes into a config file's folder while it reads the file, and resolvers run then.
+    """
+    base = Path.cwd()
+    OmegaConf.register_new_resolver("vlp.feature_dim", lambda path: store_feature_dim(path, base), replace=True)
