@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -65,6 +66,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.epilog = "Other arguments go to vlp fit and predict, e.g. --trainer.max_epochs=4 --seed_everything=1."
     args, overrides = parser.parse_known_args(argv)
     os.environ["VLP_DEMO_DIR"] = str(args.run_dir)
+    # A checkpoint of an earlier run would make the new `last.ckpt` a `last-v1.ckpt`, and predict the old model.
+    shutil.rmtree(args.run_dir / "finetune" / "captioning" / "checkpoints", ignore_errors=True)
     run_command(["vlp", "fit", "--config", str(args.config), *overrides])
     real = caption_and_score(args.run_dir, args.config, "real", overrides)
     shuffled = caption_and_score(args.run_dir, args.config, "shuffled", [*overrides, SHUFFLE])
