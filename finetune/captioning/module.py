@@ -22,6 +22,8 @@ import torch
 import torch.nn.functional as F
 from lightning.pytorch import LightningModule
 from lightning.pytorch.utilities import rank_zero_info
+from pycocoevalcap.bleu.bleu import Bleu
+from pycocoevalcap.rouge.rouge import Rouge
 
 from finetune.captioning.batch import CaptionBatch
 from finetune.captioning.collate import CaptionObjective
@@ -54,8 +56,9 @@ def drop_worst(losses: torch.Tensor, ratio: float) -> torch.Tensor:
 
 
 class CaptioningModule(LightningModule):
-    """Finetunes a `VLModel` to caption images; validation decodes every image and logs CIDEr-D (`val/cider`), and
-    `predict` writes `[{"image_id", "caption"}]`, the COCO evaluation server's format.
+    """Finetunes a `VLModel` to caption images; validation decodes every image and logs CIDEr-D (`val/cider`),
+    BLEU-1..4 (`val/bleu1`..`val/bleu4`) and ROUGE-L (`val/rouge_l`) over vlp's word split, and `predict` writes
+    `[{"image_id", "caption"}]`, the COCO evaluation server's format.
 
     The output head is the pretrained masked-token head (`mlm`, tied to the word embeddings), loaded from `init_from`
     with the rest. With the `masked` objective, decoding reads each next token at a `[MASK]` after the latest one, as
@@ -253,6 +256,14 @@ class CaptioningModule(LightningModule):
         tokenized = {index: [tokenize_caption(r) for r in references[index]] for index in captions}
         score, _ = cider_d(candidates, tokenized)
         self.log("val/cider", score)
+        # BLEU and ROUGE-L of the caption toolkit, whose scorers are plain Python (METEOR and SPICE need Java: they
+        # are left to `vlp eval caption`).
+        res = {index: [" ".join(words)] for index, words in candidates.items()}
+        gts = {index: [" ".join(words) for words in refs] for index, refs in tokenized.items()}
+        bleu, _ = Bleu(4).compute_score(gts, res, verbose=0)
+        for n, value in enumerate(bleu, start=1):
+            self.log(f"val/bleu{n}", float(value))
+        self.log("val/rouge_l", float(Rouge().compute_score(gts, res)[0]))
 
     def on_predict_epoch_start(self) -> None:
         self._decoded = []

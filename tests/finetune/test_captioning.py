@@ -145,9 +145,9 @@ def run_captioning(command: str, root: Path, devices: int) -> None:
     assert result.returncode == 0, result.stderr[-4000:]
 
 
-def logged_cider(root: Path) -> float:
+def logged(root: Path, name: str = "val/cider") -> float:
     rows = list(csv.DictReader((root / "lightning_logs/version_0/metrics.csv").open()))
-    return float(next(row["val/cider"] for row in rows if row.get("val/cider")))
+    return float(next(row[name] for row in rows if row.get(name)))
 
 
 @pytest.mark.slow
@@ -156,7 +156,8 @@ def test_two_processes_give_the_single_process_cider_and_captions(environment, t
     for devices in (1, 2):
         run_captioning("validate", tmp_path / f"validate{devices}", devices)
         run_captioning("predict", tmp_path / f"predict{devices}", devices)
-    assert logged_cider(tmp_path / "validate2") == pytest.approx(logged_cider(tmp_path / "validate1"), abs=1e-9)
+    for name in ("val/cider", "val/bleu4", "val/rouge_l"):
+        assert logged(tmp_path / "validate2", name) == pytest.approx(logged(tmp_path / "validate1", name), abs=1e-9)
     one, two = (json.loads((tmp_path / f"predict{d}" / "caption_results.json").read_text()) for d in (1, 2))
     assert two == one and len(one) > 1  # every image once, in the dataset's order
 
