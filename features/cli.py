@@ -24,6 +24,7 @@ from features.config import ConfigError, load_config, to_yaml
 from features.importers.tsv import TsvFormatError, count_rows
 from features.inputs import DuplicateImageIdError
 from features.progress import Progress
+from vlp.cli.errors import report_error
 from vlp.store import RegionStoreError
 
 if TYPE_CHECKING:  # the importers load on demand, like every subcommand's code
@@ -206,9 +207,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except USER_ERRORS as error:
-        message = error.args[0] if isinstance(error, KeyError) and error.args else error
-        print(f"extract-features {args.command}: error: {message}", file=sys.stderr)
-        return 2
+        return report_error(f"extract-features {args.command}", error)
     except BrokenPipeError:
         # The reader went away (`inspect ... | head`): nothing is lost, so end quietly. Python would otherwise report
         # the pipe again when it flushes stdout at exit, hence the redirect.

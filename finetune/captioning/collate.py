@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Sequence
 from typing import Literal
 
-import numpy as np
 import torch
 
 from finetune.captioning.batch import CaptionBatch
 from finetune.captioning.dataset import CaptionItem
 from vlp.data.padding import pad_regions
+from vlp.data.randomness import BatchRandomness
 from vlp.data.tokenizer import WordPieceTokenizer
 from vlp.model.inputs import TextInputs
 from vlp.model.masks import seq2seq_mask
@@ -85,15 +84,10 @@ class CaptionCollate:
             raise ValueError(f"objective must be 'masked' or 'next_token', got {objective!r}")
         if max_tokens <= max_caption_tokens or max_caption_tokens < 3:
             raise ValueError(f"need 3 <= max_caption_tokens < max_tokens, got {max_caption_tokens} and {max_tokens}")
-        self.tokenizer, self.objective, self.tags, self.fixed = tokenizer, objective, tags, fixed
+        self.tokenizer, self.objective, self.tags = tokenizer, objective, tags
         self.max_caption_tokens, self.max_tokens = max_caption_tokens, max_tokens
         self.mask_probability, self.max_masked = mask_probability, max_masked
-        self._stream = torch.Generator().manual_seed(torch.initial_seed() % 2**63)
-
-    def _generator(self, indices: Sequence[int]) -> torch.Generator:
-        if self.fixed:
-            return torch.Generator().manual_seed(zlib.crc32(np.asarray(indices, dtype=np.int64).tobytes()))
-        return self._stream
+        self.generator = BatchRandomness(fixed)
 
     def _captions(self, items: Sequence[CaptionItem]) -> tuple[torch.Tensor, torch.Tensor]:
         """Long[B, C] `[CLS] pieces [SEP]` padded, and Bool[B, C] its real positions."""
@@ -125,10 +119,11 @@ class CaptionCollate:
             labels = next_token_labels(captions, real)
         else:
             maskable = real & (captions != tokenizer.cls_id)  # the words and the closing [SEP], which teaches ending
-            chosen = sample_caption_mask(maskable, self.mask_probability, self.max_masked, self._generator(indices))
+            generator = self.generator(indices)
+            chosen = sample_caption_mask(maskable, self.mask_probability, self.max_masked, generator)
             keep_special = (tokenizer.pad_id, tokenizer.cls_id, tokenizer.mask_id)
             captions, labels = apply_token_mask(
-                captions, chosen, tokenizer.mask_id, tokenizer.vocab_size, self._generator(indices), keep_special
+                captions, chosen, tokenizer.mask_id, tokenizer.vocab_size, generator, keep_special
             )
         tags, regions = self._tags(items), pad_regions(items)
         text = TextInputs(

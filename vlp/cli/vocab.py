@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -81,6 +80,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs `vlp vocab`; returns the exit status (2, with one line naming the file, for bad input)."""
     args = _parser().parse_args(argv)
+    from vlp.cli.errors import report_error
     from vlp.data.coverage import vocabulary_coverage
     from vlp.data.tokenizer import WordPieceTokenizer, train_vocabulary, vocab_file
 
@@ -103,7 +103,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         tokenizer = WordPieceTokenizer(args.output)
         print(f"{args.output}: {vocabulary_coverage(tokenizer, _texts(args.texts)).describe()}")
     except (OSError, ValueError, KeyError) as error:
-        message = error.args[0] if isinstance(error, KeyError) and error.args else error
-        print(f"vlp vocab: error: {message}", file=sys.stderr)
-        return 2
+        return report_error("vlp vocab", error)
     return 0

@@ -1,23 +1,16 @@
 """`PretrainCollate`: tokenises, pollutes, pairs, masks and pads a list of `PretrainItem`s into a `PretrainBatch`;
 each corruption is a function of `vlp.data.corruptions`.
 
-All randomness of a batch comes from one `torch.Generator`. In training it is seeded once per DataLoader worker from
-the worker's seed (which Lightning's `seed_everything(workers=True)` derives from the global seed, the worker and the
-process rank) and once per process without workers, so runs with the same seed and worker count corrupt the same
-batches. In evaluation (`fixed=True`) it is seeded from the batch's dataset indices, so every validation pass sees
-the same corruption and validation losses compare across epochs.
+All randomness of a batch comes from one `torch.Generator` (`vlp.data.randomness.BatchRandomness`): a per-worker
+stream in training, seeded from the batch's dataset indices in evaluation (`fixed=True`).
 """
 
 from __future__ import annotations
 
-import os
-import zlib
 from collections.abc import Sequence
 
-import numpy as np
 import torch
 
-from vlp import distributed
 from vlp.data.batch import PretrainBatch
 from vlp.data.corruption import Corruption
 from vlp.data.corruptions import (
@@ -35,6 +28,7 @@ from vlp.data.corruptions import (
 )
 from vlp.data.dataset import PretrainDataset, PretrainItem
 from vlp.data.padding import pad_regions, pad_texts
+from vlp.data.randomness import BatchRandomness
 from vlp.data.tokenizer import WordPieceTokenizer
 from vlp.objectives.masked_tokens import apply_token_mask
 from vlp.objectives.oscar_contrastive import sample_pollution
@@ -63,20 +57,8 @@ class PretrainCollate:
         fixed: bool = False,
     ) -> None:
         self.dataset, self.tokenizer, self.corruption = dataset, tokenizer, corruption
-        self.max_tokens, self.tags, self.fixed = max_tokens, tags, fixed
-        self._stream: torch.Generator | None = None
-        self._stream_key: tuple[int, int] | None = None
-
-    def generator(self, indices: Sequence[int]) -> torch.Generator:
-        """The random stream for a batch of these dataset indices."""
-        if self.fixed:
-            return torch.Generator().manual_seed(zlib.crc32(np.asarray(indices, dtype=np.int64).tobytes()))
-        # A new worker process (or an epoch's new workers, which get new seeds) starts a new stream.
-        key = (os.getpid(), torch.initial_seed())
-        if self._stream is None or self._stream_key != key:
-            seed = (torch.initial_seed() + 1_000_003 * distributed.rank()) % 2**63
-            self._stream, self._stream_key = torch.Generator().manual_seed(seed), key
-        return self._stream
+        self.max_tokens, self.tags = max_tokens, tags
+        self.generator = BatchRandomness(fixed)
 
     def __call__(self, items: Sequence[PretrainItem]) -> PretrainBatch:
         options, tokenizer = self.corruption, self.tokenizer
