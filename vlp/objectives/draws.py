@@ -44,3 +44,26 @@ def other_index(own: Tensor, size: int, generator: torch.Generator | None) -> Te
         raise ValueError(f"indices must lie in [0, {size})")
     draw = randint(size - 1, tuple(own.shape), generator, own.device)
     return draw + (draw >= own).long()
+
+
+def softmax_draw(scores: Tensor | None, excluded: Tensor, generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
+    """For every row, a column drawn in proportion to the softmax of its scores over the columns it does not exclude
+    (uniformly when `scores` is None): ALBEF's hard negatives, with the positives excluded.
+
+    Args:
+        scores: optional [B, N] scores (read without gradient).
+        excluded: Bool[B, N] the columns each row may not draw.
+        generator: source of randomness.
+
+    Returns:
+        Long[B] the drawn columns and Bool[B] whether a row had any column left (where it had none, its draw is 0 and
+        meaningless), both on `excluded`'s device.
+    """
+    device = excluded.device
+    values = torch.zeros(excluded.shape, device=device) if scores is None else scores.detach().float().to(device)
+    has_other = ~excluded.all(dim=1)
+    # A row with nothing left gets any valid distribution (zeros): the caller discards its draw.
+    values = values.masked_fill(excluded, float("-inf")).masked_fill(~has_other[:, None], 0.0)
+    draw_device = generator.device if generator is not None else device
+    drawn = torch.multinomial(values.softmax(dim=1).to(draw_device), 1, generator=generator).squeeze(1).to(device)
+    return drawn, has_other

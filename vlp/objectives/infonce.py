@@ -53,6 +53,7 @@ def info_nce_loss(
     logit_scale: Tensor,
     max_logit_scale: float = MAX_LOGIT_SCALE,
     gather: bool = True,
+    keys: Tensor | None = None,
 ) -> ObjectiveOutput:
     """Symmetric InfoNCE over the global similarity matrix, with this process's rows as queries.
 
@@ -65,6 +66,9 @@ def info_nce_loss(
         logit_scale: scalar in log space (`LogitScale()` or a raw parameter), exponentiated after clamping.
         max_logit_scale: cap on the exponentiated scale.
         gather: whether to gather embeddings across processes (no effect when not initialised).
+        keys: optional Long[B] image keys: a text's positives are then every image of its key in the global batch,
+            the target spread evenly over them (ALBEF's retrieval finetuning, where a batch may hold two captions of
+            one image); without keys only the text's own image is.
 
     Returns:
         loss: mean over this process's B rows of (text-to-image CE + image-to-text CE) / 2.
@@ -79,18 +83,27 @@ def info_nce_loss(
     batch = text_embeddings.shape[0]
     texts = F.normalize(text_embeddings.float(), dim=-1)
     images = F.normalize(image_embeddings.float(), dim=-1)
-    all_texts, all_images, offset = texts, images, 0
+    all_texts, all_images, offset, all_keys = texts, images, 0, keys
     if gather and distributed.world_size() > 1:
         # One collective for both modalities.
         gathered = distributed.gather_with_grad(torch.cat([texts, images], dim=1))
         all_texts, all_images = gathered.split(texts.shape[1], dim=1)
         offset = distributed.rank() * batch
+        if keys is not None:
+            parts = [torch.empty_like(keys) for _ in range(distributed.world_size())]
+            torch.distributed.all_gather(parts, keys.contiguous())
+            all_keys = torch.cat(parts)
     scale = clamp_logit_scale(logit_scale, max_logit_scale).exp()
     text_to_image = scale * texts @ all_images.t()  # [B, world * B]
     image_to_text = scale * images @ all_texts.t()
-    targets = torch.arange(batch, device=texts.device) + offset
+    targets: Tensor = torch.arange(batch, device=texts.device) + offset
+    if keys is not None and all_keys is not None:
+        positives = (keys[:, None] == all_keys[None, :]).float()
+        targets = positives / positives.sum(dim=1, keepdim=True)
     loss = (F.cross_entropy(text_to_image, targets) + F.cross_entropy(image_to_text, targets)) / 2
-    accuracy = (text_to_image.argmax(dim=1) == targets).float().mean().detach()
+    best = text_to_image.argmax(dim=1)
+    hit = best == targets if targets.dim() == 1 else targets.gather(1, best[:, None]).squeeze(1) > 0
+    accuracy = hit.float().mean().detach()
     return ObjectiveOutput(loss=loss, accuracy=accuracy, count=batch)
 
 

@@ -15,7 +15,7 @@ from torch import Tensor, nn
 from vlp.model.config import VLConfig
 from vlp.model.heads import ClassificationHead
 from vlp.objectives.base import HeadSettings, Objective
-from vlp.objectives.draws import other_index, uniform
+from vlp.objectives.draws import other_index, softmax_draw, uniform
 from vlp.objectives.output import ObjectiveOutput, classification_output
 
 
@@ -84,12 +84,7 @@ def pair_images(
     excluded = torch.eye(batch_size, dtype=torch.bool, device=device)
     if same_image is not None:
         excluded |= same_image.to(device)
-    scores = torch.zeros(batch_size, batch_size, device=device) if similarity is None else similarity.detach().float()
-    # A row with nothing left gets any valid distribution (zeros): its draw is discarded below.
-    has_other = ~excluded.all(dim=1)
-    scores = scores.to(device).masked_fill(excluded, float("-inf")).masked_fill(~has_other[:, None], 0.0)
-    draw_device = generator.device if generator is not None else device
-    others = torch.multinomial(scores.softmax(dim=1).to(draw_device), 1, generator=generator).squeeze(1).to(device)
+    others, has_other = softmax_draw(similarity, excluded, generator)
     negative = negative & has_other
     return torch.where(negative, others, own), (~negative).long()
 
