@@ -75,7 +75,7 @@ def read_sources(sources: Sequence[RetrievalSource], reader: RegionReader) -> li
     """The images of `sources` in order, checked to be in their stores.
 
     Raises:
-        ValueError: no sources, or a source without images.
+        ValueError: no sources; FormatError (a ValueError): a source without images or a malformed split file.
         KeyError: naming image ids that a store lacks.
     """
     if not sources:
@@ -84,8 +84,6 @@ def read_sources(sources: Sequence[RetrievalSource], reader: RegionReader) -> li
     folds_before = 0
     for source in sources:
         read = read_split_file(source.split_file, source.splits)[: source.max_images]
-        if not read:
-            raise ValueError(f"{source.split_file} has no images in splits {list(source.splits)}")
         reader.require(source.store, (image.image_id for image in read), f"{source.split_file} {list(source.splits)}")
         images += [
             SourceImage(source.store, image, folds_before + fold_of(position, len(read), source.folds))

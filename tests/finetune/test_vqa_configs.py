@@ -39,9 +39,10 @@ def demo_architecture() -> dict[str, int | str]:
 
 
 def test_every_yaml_is_tested() -> None:
-    # The captioning configs are tested in test_captioning.py.
+    # The captioning configs are tested in test_captioning.py, the retrieval configs in test_retrieval_configs.py.
     captioning = {"captioning.yaml", "captioning_scst.yaml", "demo_captioning.yaml"}
-    assert {path.name for path in CONFIGS.glob("*.yaml")} == {"vqa.yaml", "demo_vqa.yaml", *captioning}
+    retrieval = {"retrieval_coco.yaml", "retrieval_flickr30k.yaml", "demo_retrieval.yaml"}
+    assert {path.name for path in CONFIGS.glob("*.yaml")} == {"vqa.yaml", "demo_vqa.yaml", *captioning, *retrieval}
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +66,13 @@ def data_tree(demo_data: DemoData, tmp_path_factory: pytest.TempPathFactory) -> 
     val, test = (json.loads(world.captions[split].read_text()) for split in ("val", "test"))
     merged = val | {key: val[key] + test[key] for key in ("images", "annotations")}
     (root / "data/coco/captions_val2014.json").write_text(json.dumps(merged))
+    # Flickr30K's split file: Karpathy's layout without COCO ids, images named by file (the store's ids are the stems).
+    karpathy = json.loads(world.karpathy.read_text())
+    for image in karpathy["images"]:
+        image["filename"] = f"{image.pop('cocoid')}.jpg"
+    (root / "data/flickr30k").mkdir(parents=True)
+    (root / "data/flickr30k/dataset_flickr30k.json").write_text(json.dumps(karpathy | {"dataset": "flickr30k"}))
+    link(store, root / "data/features/flickr30k/regions.h5")
 
     demo = root / "demo"
     link(world.root, demo / "world")

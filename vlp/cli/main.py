@@ -32,6 +32,10 @@ HELPERS: dict[str, tuple[Callable[[Sequence[str]], int], str]] = {
     "demo": (_demo, "run the whole pipeline offline on the built-in synthetic world"),
     "eval": (_eval, "score a results file with a benchmark's official metric: vlp eval vqa ..."),
     "convert": (lambda argv: __import__("vlp.convert.cli", fromlist=["main"]).main(argv), "convert checkpoints"),
+    "zero-shot": (
+        lambda argv: __import__("vlp.cli.zero_shot", fromlist=["main"]).main(argv),
+        "classify images from class names through prompt templates (CLIP-style)",
+    ),
     "vocab": (
         lambda argv: __import__("vlp.cli.vocab", fromlist=["main"]).main(argv),
         "report a vocabulary's coverage of a corpus; build or extend one for it",

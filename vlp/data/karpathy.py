@@ -43,9 +43,14 @@ def read_split_file(path: str | Path, splits: Sequence[str] | None = None) -> li
     """The images of `splits` (all when None) in file order, each with its captions.
 
     Raises:
+        ValueError: a split name that is not one of Karpathy's (train, restval, val, test).
         FormatError: naming the file and the entry at fault: a missing or mistyped field, a sentence id that appears
-            twice, an image id that appears twice, or a split name that the file does not use.
+            twice, an image id that appears twice; or no image in `splits` (a split that a file may lack, as
+            Flickr30K lacks restval, is no error while another split has images).
     """
+    unknown = sorted(set(splits or ()) - set(SPLITS))
+    if unknown:
+        raise ValueError(f"unknown Karpathy split {', '.join(unknown)}: the splits are {', '.join(SPLITS)}")
     path = Path(path)
     images: list[SplitImage] = []
     seen_images: set[str] = set()
@@ -76,9 +81,10 @@ def read_split_file(path: str | Path, splits: Sequence[str] | None = None) -> li
         if not captions:
             raise FormatError(f"{path}: {where} (image {image_id}) has no sentences")
         images.append(SplitImage(image_id, split, tuple(sentids), tuple(captions)))
-    unknown = sorted(set(splits or ()) - used_splits)
-    if unknown:
-        raise FormatError(f"{path} has no {', '.join(unknown)} split (it has {', '.join(sorted(used_splits))})")
+    if splits is not None and not images:
+        raise FormatError(
+            f"{path} has no images in splits {', '.join(splits)} (it has {', '.join(sorted(used_splits))})"
+        )
     return images
 
 

@@ -22,9 +22,16 @@ def _caption(argv: Sequence[str]) -> int:
     return caption_main(argv)
 
 
+def _retrieval(argv: Sequence[str]) -> int:
+    from vlp.eval.retrieval import main as retrieval_main
+
+    return retrieval_main(argv)
+
+
 TASKS: dict[str, tuple[Callable[[Sequence[str]], int], str]] = {
     "vqa": (_vqa, "VQA v2 accuracy (official), overall, per answer type and per question type"),
     "caption": (_caption, "COCO caption metrics: BLEU-1..4, METEOR, ROUGE-L, CIDEr (CIDEr-D), SPICE where available"),
+    "retrieval": (_retrieval, "image-text retrieval: Recall@1/5/10 both ways and RSUM, COCO 1K (5 folds) or 5K"),
 }
 
 

@@ -60,15 +60,16 @@ class RetrievalRecall(nn.Module):
 
         Args:
             direction: "image_to_text" or "text_to_image".
-            hits: Bool[Q, K] whether each query's candidate at each rank (best first, K >= max(ks)) is a true one.
+            hits: Bool[Q, K] whether each query's candidate at each rank (best first) is a true one; K is at least
+                max(ks) unless the query has fewer candidates.
             queries: Long[Q] the queries' ids, unique over every update and process until `reset`.
         """
         if direction not in self.directions:
             raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
-        if hits.shape[1] < max(self.ks) and hits.shape[1] != 0:
-            raise ValueError(f"ranked lists of {hits.shape[1]} candidates cannot give Recall@{max(self.ks)}")
-        if hits.numel() == 0:
+        if hits.shape[0] == 0:
             return
+        # A list shorter than the largest K (a gallery of fewer candidates) misses beyond its end.
+        hits = torch.nn.functional.pad(hits, (0, max(0, max(self.ks) - hits.shape[1])), value=False)
         ranks = torch.arange(hits.shape[1], 0, -1, device=hits.device, dtype=torch.float).expand(hits.shape)
         self.directions[direction].update(
             ranks.flatten(), hits.flatten(), indexes=queries[:, None].expand(hits.shape).flatten()
