@@ -27,19 +27,24 @@ class RetrievalCollate:
     Args:
         tokenizer: the word-piece tokenizer.
         max_tokens: the text budget of a pair, special tokens included (Oscar's retrieval: 70); a caption keeps at most
-            `max_tokens - 2` pieces, and its pair's tags fill the rest (`pair_inputs`).
+            `max_tokens - 3` pieces (`max_tokens - 2` without tags), and its pair's tags fill the rest (`pair_inputs`).
+        tags: whether pairs will carry tags (and their closing `[SEP]`).
     """
 
-    def __init__(self, tokenizer: WordPieceTokenizer, max_tokens: int = 70) -> None:
+    def __init__(self, tokenizer: WordPieceTokenizer, max_tokens: int = 70, tags: bool = True) -> None:
         if max_tokens < 4:
             raise ValueError(f"max_tokens {max_tokens} leaves no room for a caption and its special tokens")
-        self.tokenizer, self.max_tokens = tokenizer, max_tokens
+        self.tokenizer, self.max_tokens, self.tags = tokenizer, max_tokens, tags
 
     def captions(self, words: Sequence[Sequence[str]]) -> CaptionTokens:
         """[N, C] `[CLS] caption [SEP]` of each caption's words."""
         tokenizer = self.tokenizer
         rows = [
-            [tokenizer.cls_id, *tokenizer.pieces(caption)[0][: self.max_tokens - 2], tokenizer.sep_id]
+            [
+                tokenizer.cls_id,
+                *tokenizer.pieces(caption)[0][: self.max_tokens - (3 if self.tags else 2)],
+                tokenizer.sep_id,
+            ]
             for caption in words
         ]
         return CaptionTokens(*_pad(rows, tokenizer.pad_id))

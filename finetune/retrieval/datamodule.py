@@ -110,7 +110,7 @@ class RetrievalDataModule(LightningDataModule):
 
     def collate(self) -> RetrievalCollate:
         assert self.tokenizer is not None
-        return RetrievalCollate(self.tokenizer, self.max_tokens)
+        return RetrievalCollate(self.tokenizer, self.max_tokens, self.tags)
 
     def train_dataloader(self) -> DataLoader:
         dataset = self.datasets["train"]

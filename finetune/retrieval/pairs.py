@@ -14,8 +14,8 @@ def pair_inputs(
 ) -> tuple[TextInputs, torch.Tensor | None, RegionInputs]:
     """Pairs caption p with image p, for P pairs.
 
-    The tags fill what the caption leaves of `max_tokens` (Oscar's truncation: the caption first, cut to
-    `max_tokens - 2` by the tokenizer, then as many tag pieces as fit before the closing `[SEP]`). Padding may sit
+    The tags fill what the caption leaves of `max_tokens` (Oscar's truncation: the caption first, cut by
+    `RetrievalCollate` to leave room for the closing `[SEP]`, then as many tag pieces as fit before it). Padding may sit
     between the caption and the tags; the returned positions count real tokens only, so the model sees the same
     sequence as the contiguous one.
 
