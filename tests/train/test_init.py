@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from finetune.retrieval import RetrievalModule
 from finetune.vqa import VQAModule
 from tests.convert.official import save_uniter
 from tests.model.factories import randomize_, tiny
@@ -43,3 +44,14 @@ def test_a_uniter_checkpoint_without_its_config_names_where_it_looked(uniter: Pa
         VQAModule(CONFIG, answers=["yes"], init_from=str(uniter), init_format="uniter")
     with pytest.raises(FileNotFoundError, match=r"init_from .*nowhere\.pt does not exist .*init_from=null"):
         VQAModule(CONFIG, answers=["yes"], init_from=str(uniter.parent / "nowhere.pt"), init_format="uniter")
+
+
+def test_retrieval_starts_from_a_uniter_checkpoint_with_its_matching_head(uniter: Path):
+    expected = read_uniter(uniter, uniter.with_suffix(".json")).build().state_dict()
+    retrieval = RetrievalModule(CONFIG, init_from=str(uniter), init_format="uniter")
+    for key, value in retrieval.model.state_dict().items():
+        torch.testing.assert_close(value, expected[f"model.{key}"], rtol=0, atol=0, msg=key)
+    for key, value in retrieval.heads["itm"].state_dict().items():
+        assert torch.equal(value, expected[f"heads.itm.{key}"]), key
+    # UNITER has no InfoNCE embeddings: the projections start fresh.
+    assert not any(key.startswith("heads.text_projection") for key in expected)
