@@ -294,8 +294,10 @@ class RetrievalModule(LightningModule):
         self._start("predict")
 
     @torch.no_grad()
-    def predict_step(self, batch: RetrievalBatch, batch_idx: int) -> None:
+    def predict_step(self, batch: RetrievalBatch, batch_idx: int) -> torch.Tensor:
+        """The batch's gallery image numbers (the rankings are written when the loop ends)."""
         self._step(batch)
+        return batch.image
 
     @property
     def results_path(self) -> Path:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from finetune.retrieval import RetrievalDataModule, RetrievalModule
+from finetune.retrieval.demo import main as demo_main
 from tests.config_runs import CPU, SMALL_MODEL, environment, instantiate
 from tests.data.conftest import demo_data
 from tests.finetune.test_vqa_configs import CONFIGS, data_tree
@@ -87,3 +88,17 @@ def test_demo_config_fits_and_ranks_the_test_images(environment, tmp_path):
     assert [entry["image_id"] for entry in rankings["image_to_text"]] == [image["cocoid"] for image in test]
     assert len(rankings["text_to_image"]) == sum(len(image["sentids"]) for image in test)
     assert all(len(entry["caption_ids"]) == 10 for entry in rankings["image_to_text"])
+
+
+@pytest.mark.slow
+def test_the_demo_ranks_with_real_and_shuffled_regions_and_names_shapes_zero_shot(environment, capsys):
+    overrides = ["--trainer.max_steps=2", "--trainer.limit_val_batches=0", "--data.init_args.loader.num_workers=0"]
+    assert demo_main(["--run-dir", environment["VLP_DEMO_DIR"], *overrides]) == 0
+    out = capsys.readouterr().out
+    for run in ("exact, real", "exact, shuffled", "fast, real", "fast, shuffled"):
+        assert run in out
+    assert "R@1 real / shuffled" in out and "zero-shot, each test image's largest shape: top-1" in out
+    root = Path(environment["VLP_DEMO_DIR"], "finetune/retrieval")
+    recall = json.loads((root / "exact_real_recall.json").read_text())
+    assert set(recall) >= {"image_to_text/R@1", "text_to_image/R@10", "rsum"}
+    assert len(json.loads((root / "zero_shot.json").read_text())) > 0

@@ -122,12 +122,19 @@ def stage_captioning(run: DemoRun) -> None:
     )
 
 
+def stage_retrieval(run: DemoRun) -> None:
+    """Finetunes retrieval from the pretrained model, ranks the test images and captions in the exact and the fast
+    mode with real and shuffled regions, and names each test image's largest shape zero-shot from prompts."""
+    run_command([sys.executable, "-m", "finetune.retrieval.demo", "--run-dir", str(run.run_dir)], env=run.environment())
+
+
 STAGES: dict[str, Callable[[DemoRun], None]] = {
     "world": stage_world,
     "features": stage_features,
     "pretrain": stage_pretrain,
     "vqa": stage_vqa,
     "captioning": stage_captioning,
+    "retrieval": stage_retrieval,
 }
 
 
