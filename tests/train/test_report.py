@@ -64,6 +64,12 @@ def test_fit_end_tells_how_each_validation_metric_moved(caplog, tmp_path):
     ]
 
 
+def test_a_single_epoch_has_no_trend_line(caplog, tmp_path):
+    lines = fit_and_read_log(_Trending(), 1, caplog, tmp_path)
+    assert any(line.startswith("epoch 0 ") for line in lines)
+    assert not any(line.startswith("first -> last") for line in lines)
+
+
 class _Trending(_Counting):
     """Logs validation metrics that move in known directions over epochs 0, 1, 2."""
 

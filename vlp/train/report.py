@@ -26,9 +26,10 @@ class MetricsReport(Callback):
         self.stages = stages
         self.first: dict[str, float] = {}
         self.last: dict[str, float] = {}
+        self.epochs = 0
 
     def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        self.first, self.last = {}, {}
+        self.first, self.last, self.epochs = {}, {}, 0
 
     def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         rank_zero_info(f"epoch {trainer.current_epoch} step {trainer.global_step}: {self.format(trainer)}")
@@ -38,9 +39,11 @@ class MetricsReport(Callback):
         for name, value in watched.items():
             self.first.setdefault(name, value)
         self.last.update(watched)
+        self.epochs += 1
 
     def on_fit_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        if self.last:
+        # After one epoch there is no trend to tell: its line above has the values.
+        if self.last and self.epochs > 1:
             rank_zero_info(f"first -> last epoch: {self.trends()}")
 
     def trends(self) -> str:
