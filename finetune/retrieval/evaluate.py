@@ -2,8 +2,9 @@
 
 - `exact`: the cross-encoder scores every image-caption pair of the fold (Oscar).
 - `fast`: the embeddings shortlist each image's top k captions and each caption's top k images; the cross-encoder
-  re-scores only those pairs, and each query's shortlist is ranked by its scores, ahead of the rest, which keep the
-  embeddings' order (LAVIS' ALBEF and BLIP evaluation).
+  scores only those pairs (LAVIS' ALBEF and BLIP evaluation). Each query ranks every scored pair it is part of by the
+  cross-encoder (its own shortlist and the queries of the other direction that shortlisted it, which costs nothing
+  more), ahead of the rest, which keep the embeddings' order.
 - `embedding`: the embeddings' cosine similarity alone (CLIP).
 """
 
@@ -104,11 +105,10 @@ def rank_fold(
     if mode == "exact":
         return rank_candidates(scores, RANKED), rank_candidates(scores.t(), RANKED)
     assert similarity is not None
-    image_to_text, text_to_image = shortlists(similarity, shortlist)
-    outside = torch.full_like(scores, float("-inf"))
-    by_image = outside.scatter(1, image_to_text, scores.gather(1, image_to_text))
-    by_text = outside.t().scatter(1, text_to_image, scores.t().gather(1, text_to_image))
+    # Every pair either shortlist holds was scored: each query ranks all of its scored pairs by the cross-encoder
+    # (its own top k and the queries of the other direction that shortlisted it), then the rest by the embeddings.
+    scored = torch.where(shortlisted_pairs(*shortlists(similarity, shortlist)), scores, float("-inf"))
     return (
-        rank_candidates(by_image, RANKED, fallback=similarity),
-        rank_candidates(by_text, RANKED, fallback=similarity.t()),
+        rank_candidates(scored, RANKED, fallback=similarity),
+        rank_candidates(scored.t(), RANKED, fallback=similarity.t()),
     )

@@ -85,6 +85,7 @@ class GalleryEvaluation:
         self._images: list[Tensor] = []
         self._embeddings: list[Tensor] = []
         self._score_rows: list[Tensor] = []
+        self.pairs_scored = 0  # by the cross-encoder, once `finish` has run
 
     def step(self, batch: RetrievalBatch) -> None:
         """Embeds or scores a batch of gallery images."""
@@ -184,6 +185,7 @@ class GalleryEvaluation:
         scores = None
         if self.mode == "exact":
             scores = self._by_image(self._score_rows, self.caption_image.shape[0], float("-inf"))
+            self.pairs_scored = sum(int(images.shape[0]) * int(captions.shape[0]) for images, captions in folds)
         elif self.mode == "fast":
             assert similarity is not None
             shortlisted = torch.zeros_like(similarity, dtype=torch.bool)
@@ -191,6 +193,7 @@ class GalleryEvaluation:
                 pairs = shortlisted_pairs(*shortlists(similarity[images][:, captions], self.shortlist))
                 shortlisted[images[:, None], captions[None, :]] = pairs
             scores = self._shortlist_scores(shortlisted)
+            self.pairs_scored = int(shortlisted.sum())
         image_to_text: dict[int, list[int]] = {}
         text_to_image: dict[int, list[int]] = {}
         results = []

@@ -260,10 +260,10 @@ def test_fast_mode_reranks_only_the_shortlists():
     pairs = shortlisted_pairs(image_to_text, text_to_image)
     assert pairs.tolist() == [[True, True, True, False], [True, True, True, True], [True, False, False, True]]
     by_image, by_text = rank_fold("fast", similarity, scores, 2)
-    # Each query's shortlist re-ranked by the cross-encoder, the rest after it in the embeddings' order; a pair scored
-    # for the other direction (image 0, caption 2) does not move up.
-    assert by_image.tolist() == [[1, 0, 2, 3], [3, 2, 0, 1], [0, 3, 1, 2]]
-    assert by_text.tolist() == [[1, 0, 2], [0, 1, 2], [0, 1, 2], [1, 2, 0]]
+    # Each query's scored pairs (its own shortlist and those the other direction's shortlists add, such as image 0 with
+    # caption 2) ranked by the cross-encoder, then the rest in the embeddings' order, never by their unscored scores.
+    assert by_image.tolist() == [[2, 1, 0, 3], [3, 0, 1, 2], [0, 3, 1, 2]]
+    assert by_text.tolist() == [[2, 1, 0], [0, 1, 2], [0, 1, 2], [1, 2, 0]]
 
 
 @pytest.mark.slow
