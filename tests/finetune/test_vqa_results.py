@@ -25,8 +25,8 @@ def test_two_processes_with_uneven_shares_and_a_repeat() -> None:
         def all_gather(tensor: torch.Tensor, rank: int = rank, calls: list[int] = calls) -> torch.Tensor:
             """Stands in for the collective: every process's tensor of this call, built the same way."""
             calls.append(len(calls))
-            if len(calls) == 1:  # the counts
-                return torch.stack([torch.tensor([len(share[0])]) for share in shares])
+            if len(calls) == 1:  # the shapes: rows and columns
+                return torch.stack([torch.tensor([len(share[0]), 3]) for share in shares])
             padded = []
             for share in shares:
                 rows = torch.stack(share, dim=1)
