@@ -87,7 +87,10 @@ def test_demo_config_fits_and_ranks_the_test_images(environment, tmp_path):
     test = [image for image in karpathy["images"] if image["split"] == "test"]
     assert [entry["image_id"] for entry in rankings["image_to_text"]] == [image["cocoid"] for image in test]
     assert len(rankings["text_to_image"]) == sum(len(image["sentids"]) for image in test)
-    assert all(len(entry["caption_ids"]) == 10 for entry in rankings["image_to_text"])
+    # The demo ranks four folds: the world's 4 test images make folds of one image, ranked against its own captions.
+    sentids = {image["cocoid"]: image["sentids"] for image in test}
+    for entry in rankings["image_to_text"]:
+        assert sorted(entry["caption_ids"]) == sorted(sentids[entry["image_id"]][:10])
 
 
 @pytest.mark.slow
