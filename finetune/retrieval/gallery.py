@@ -103,23 +103,24 @@ class GalleryEvaluation:
     def _gather(self, tensor: Tensor, pad: float = 0.0) -> Tensor:
         return gather_padded(tensor, self.all_gather, pad)
 
+    def _numbers(self) -> Tensor:
+        """Long[N] the gallery numbers of the images every process's loop reached, in the order of their rows."""
+        local = torch.cat(self._images) if self._images else torch.zeros(0, dtype=torch.long)
+        return self._gather(local.to(self.device)).long()
+
     def _seen(self) -> Tensor:
         """Bool[I] the images some process's loop reached."""
-        numbers = self._gather(torch.cat(self._images).to(self.device) if self._images else self._empty_long())
         seen = torch.zeros(len(self.gallery), dtype=torch.bool, device=self.device)
-        seen[numbers.long()] = True
+        seen[self._numbers()] = True
         return seen
-
-    def _empty_long(self) -> Tensor:
-        return torch.zeros(0, dtype=torch.long, device=self.device)
 
     def _by_image(self, values: list[Tensor], width: int, fill: float) -> Tensor:
         """[I, width] the rows each process kept per image, gathered into gallery order (`fill` for unseen)."""
-        numbers = self._gather(torch.cat(self._images).to(self.device) if self._images else self._empty_long())
+        numbers = self._numbers()
         local = torch.cat(values) if values else torch.zeros(0, width, device=self.device)
         gathered = self._gather(local.float())
         table = torch.full((len(self.gallery), width), fill, device=self.device)
-        table[numbers.long()] = gathered
+        table[numbers] = gathered
         return table
 
     @torch.no_grad()
