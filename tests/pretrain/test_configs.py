@@ -80,7 +80,8 @@ def test_full_size_config_fits_one_batch(config, environment, tmp_path):
             "--config",
             str(CONFIGS / config),
             *SMALL_MODEL,
-            *CPU,
+            # In the config's own precision, bf16-mixed (Lightning's CPU autocast here).
+            *(override for override in CPU if not override.startswith("--trainer.precision")),
             "--trainer.fast_dev_run=true",
             f"--trainer.default_root_dir={tmp_path}",
             "--data.init_args.loader.batch_size=4",

@@ -80,6 +80,7 @@ def build_optimizer(
     settings: OptimizerSettings,
     total_steps: int,
     lr_multipliers: Mapping[str, float] | None = None,
+    fused: bool = True,
 ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
     """AdamW over `module`'s parameters and its warmup-then-decay schedule, stepped once per optimizer step.
 
@@ -90,6 +91,7 @@ def build_optimizer(
             Lightning's `trainer.estimated_stepping_batches`.
         lr_multipliers: parameter name prefix -> learning-rate factor (see `parameter_groups`); the schedule scales
             every group's own rate.
+        fused: use the fused AdamW kernel (see below); the multi-tensor one otherwise.
     """
     optimizer = torch.optim.AdamW(
         parameter_groups(module.named_parameters(), settings.weight_decay, settings.lr, lr_multipliers),
@@ -98,7 +100,7 @@ def build_optimizer(
         eps=settings.eps,
         # The fused kernel updates all parameters in one pass; the default multi-tensor path is about 10x slower on
         # CPU for models of the demo's size, where it took most of each step.
-        fused=True,
+        fused=fused,
     )
     warmup = settings.warmup(total_steps)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: warmup_linear_decay(step, warmup, total_steps))
@@ -111,5 +113,8 @@ def lightning_optimizers(
     """`configure_optimizers`' answer for `module`: `build_optimizer` over the trainer's estimated optimizer steps,
     with the schedule stepped every optimizer step."""
     steps = int(module.trainer.estimated_stepping_batches)
-    optimizer, schedule = build_optimizer(module, settings, steps, lr_multipliers)
+    # Lightning's mixed-precision plugins refuse to clip the gradients of an optimizer that unscales them itself, as
+    # the fused AdamW declares it does; under mixed precision the multi-tensor kernel is used instead.
+    mixed = "mixed" in str(module.trainer.precision)
+    optimizer, schedule = build_optimizer(module, settings, steps, lr_multipliers, fused=not mixed)
     return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
