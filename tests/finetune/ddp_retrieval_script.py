@@ -70,19 +70,9 @@ def main() -> None:
     module = RecordingModule(
         config, embed_dim=8, evaluation=args.mode, shortlist=10, score_batch_size=9, results=str(out / "rankings.json")
     )
-    trainer = Trainer(
-        accelerator="cpu",
-        devices=args.devices,
-        strategy="ddp" if args.devices > 1 else "auto",
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        default_root_dir=str(out),
-    )
-    module.recorded = []
-    if args.fit:
-        fit = Trainer(
+
+    def trainer(**settings: object) -> Trainer:
+        return Trainer(
             accelerator="cpu",
             devices=args.devices,
             strategy="ddp" if args.devices > 1 else "auto",
@@ -90,16 +80,20 @@ def main() -> None:
             enable_checkpointing=False,
             enable_progress_bar=False,
             enable_model_summary=False,
-            max_steps=2,
-            limit_val_batches=0,
             default_root_dir=str(out),
+            **settings,  # type: ignore[arg-type]
         )
+
+    module.recorded = []
+    if args.fit:
+        fit = trainer(max_steps=2, limit_val_batches=0)
         fit.fit(module, datamodule)
         (out / f"fit{fit.global_rank}.json").write_text(json.dumps(module.recorded))
         return
-    metrics = trainer.validate(module, datamodule, verbose=False)[0]
-    trainer.predict(module, datamodule, return_predictions=False)
-    if trainer.is_global_zero:
+    evaluation = trainer()
+    metrics = evaluation.validate(module, datamodule, verbose=False)[0]
+    evaluation.predict(module, datamodule, return_predictions=False)
+    if evaluation.is_global_zero:
         (out / "metrics.json").write_text(json.dumps(metrics))
 
 
