@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from vlp.cli.demo import run_command
+from vlp.report import StageSummary
 
 DEMO_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "finetune" / "demo_captioning.yaml"
 # How many times the shuffled control's CIDEr-D the real captions must score for the demo to count as a success.
@@ -76,6 +77,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     ratio = real["CIDEr"] / max(shuffled["CIDEr"], 1e-9)
     verdict = "the captions read the image" if ratio >= MIN_RATIO else f"below {MIN_RATIO:.0f}x"
     print("\n".join([*lines, f"CIDEr-D ratio {ratio:.2f}x: {verdict}", *examples(args.run_dir)]))
+    StageSummary(
+        stage="captioning",
+        metric="CIDEr-D (test images, beam 5)",
+        value=real["CIDEr"],
+        controls={"regions shuffled at test": shuffled["CIDEr"]},
+        required_margin=MIN_RATIO,
+        ratio=True,
+        details={f"model, {name}": real[name] for name in SHOWN[1:]},
+    ).save(args.run_dir / "finetune" / "captioning")
     return 1 if args.require_ratio and ratio < MIN_RATIO else 0
 
 

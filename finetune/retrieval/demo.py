@@ -20,6 +20,7 @@ from pathlib import Path
 
 from vlp.cli.demo import run_command
 from vlp.cli.zero_shot import read_labels
+from vlp.report import StageSummary
 
 DEMO_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "finetune" / "demo_retrieval.yaml"
 # How many times the control's R@1 the real regions must reach (both directions) for the demo to count as a success.
@@ -27,6 +28,9 @@ MIN_RATIO = 3.0
 SHUFFLE = "--data.init_args.shuffle_region_features=true"
 DIRECTIONS = ("image_to_text", "text_to_image")
 FOLDS = 4  # the demo config's test folds
+MODES = ("exact", "fast")
+# By how many times chance the zero-shot top-1 accuracy must beat it.
+MIN_ZERO_SHOT_RATIO = 1.5
 
 
 def rank_and_score(run_dir: Path, config: Path, name: str, overrides: Sequence[str]) -> dict[str, float]:
@@ -69,10 +73,45 @@ def table(results: dict[str, dict[str, float]]) -> list[str]:
     return lines
 
 
+def mean_r1(recall: dict[str, float]) -> float:
+    """R@1 averaged over the two directions."""
+    return sum(recall[f"{direction}/R@1"] for direction in DIRECTIONS) / len(DIRECTIONS)
+
+
+def summaries(
+    results: dict[str, dict[str, float]], mode: str, zero_shot_top1: float, classes: int
+) -> list[StageSummary]:
+    """The demo report's records: retrieval in `mode` against its shuffled control, zero-shot against chance."""
+    real, shuffled = results[f"{mode}, real"], results[f"{mode}, shuffled"]
+    retrieval = StageSummary(
+        stage="retrieval",
+        metric=f"R@1 both ways averaged ({mode} mode, test folds)",
+        value=mean_r1(real),
+        controls={"regions shuffled at test": mean_r1(shuffled)},
+        required_margin=MIN_RATIO,
+        ratio=True,
+        details={f"model, {key}": value for key, value in real.items()},
+    )
+    zero_shot_summary = StageSummary(
+        stage="zero-shot",
+        metric=f"zero-shot top-1, each test image's largest shape ({classes} classes)",
+        value=zero_shot_top1,
+        controls={"chance": 100 / classes},
+        required_margin=MIN_ZERO_SHOT_RATIO,
+        ratio=True,
+    )
+    return [retrieval, zero_shot_summary]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m finetune.retrieval.demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--run-dir", type=Path, default=Path("runs/demo"), help="the demo's folder (VLP_DEMO_DIR)")
     parser.add_argument("--config", type=Path, default=DEMO_CONFIG, help="the finetuning config")
+    parser.add_argument(
+        "--modes",
+        default=",".join(MODES),
+        help="evaluation modes to rank in, comma-separated (exact, fast; the summary takes the last)",
+    )
     parser.add_argument(
         "--require-ratio",
         action="store_true",
@@ -80,17 +119,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.epilog = "Other arguments go to vlp fit and predict, e.g. --trainer.max_epochs=2 --seed_everything=1."
     args, overrides = parser.parse_known_args(argv)
+    modes = args.modes.split(",")
+    if not modes or any(mode not in MODES for mode in modes):
+        parser.error(f"--modes takes {', '.join(MODES)}, comma-separated; got {args.modes!r}")
     os.environ["VLP_DEMO_DIR"] = str(args.run_dir)
     run_command(["vlp", "fit", "--config", str(args.config), *overrides])
     results = {}
-    for mode in ("exact", "fast"):
+    for mode in modes:
         chosen = [*overrides, f"--model.init_args.evaluation={mode}"]
         results[f"{mode}, real"] = rank_and_score(args.run_dir, args.config, f"{mode}_real", chosen)
         results[f"{mode}, shuffled"] = rank_and_score(args.run_dir, args.config, f"{mode}_shuffled", [*chosen, SHUFFLE])
     top1, top5, classes = zero_shot(args.run_dir)
     ratios = [
         results[f"{mode}, real"][f"{direction}/R@1"] / max(results[f"{mode}, shuffled"][f"{direction}/R@1"], 1e-9)
-        for mode in ("exact", "fast")
+        for mode in modes
         for direction in DIRECTIONS
     ]
     verdict = "retrieval reads the image" if min(ratios) >= MIN_RATIO else f"below {MIN_RATIO:.0f}x"
@@ -98,6 +140,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     chance = f"chance {100 / classes:.1f} and {min(100.0, 500 / classes):.1f}"
     lines.append(f"zero-shot, each test image's largest shape: top-1 {top1:.1f}, top-5 {top5:.1f} ({chance})")
     print("\n".join(lines))
+    for summary in summaries(results, modes[-1], top1, classes):
+        summary.save(args.run_dir / "finetune" / "retrieval")
     return 1 if args.require_ratio and min(ratios) < MIN_RATIO else 0
 
 

@@ -25,6 +25,7 @@ from vlp.cli.main import main as vlp_main
 from vlp.data import CocoCaptionsCorpus, WordPieceTokenizer
 from vlp.metrics.cider import CiderD
 from vlp.objectives.output import IGNORE_INDEX
+from vlp.report import StageSummary
 from vlp.store import RegionStore
 
 __all__ = ["data_tree", "demo_data", "environment"]
@@ -265,3 +266,7 @@ def test_the_demo_captions_with_real_and_shuffled_regions_and_compares_them(envi
     root = Path(environment["VLP_DEMO_DIR"]) / "finetune" / "captioning"
     real, shuffled = (json.loads((root / f"{name}_results.json").read_text()) for name in ("real", "shuffled"))
     assert [entry["image_id"] for entry in real] == [entry["image_id"] for entry in shuffled]
+    summary = StageSummary.load(root / "demo_summary.captioning.json")
+    scores = {name: json.loads((root / f"{name}_scores.json").read_text()) for name in ("real", "shuffled")}
+    assert summary.value == scores["real"]["CIDEr"] and summary.ratio
+    assert summary.controls == {"regions shuffled at test": scores["shuffled"]["CIDEr"]}

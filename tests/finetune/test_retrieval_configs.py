@@ -15,6 +15,7 @@ from tests.config_runs import CPU, SMALL_MODEL, environment, instantiate
 from tests.data.conftest import demo_data
 from tests.finetune.test_vqa_configs import CONFIGS, data_tree
 from vlp.cli.main import main as vlp_main
+from vlp.report import read_summaries
 
 __all__ = ["data_tree", "demo_data", "environment"]
 
@@ -105,3 +106,19 @@ def test_the_demo_ranks_with_real_and_shuffled_regions_and_names_shapes_zero_sho
     recall = json.loads((root / "exact_real_recall.json").read_text())
     assert set(recall) >= {"image_to_text/R@1", "text_to_image/R@10", "rsum"}
     assert len(json.loads((root / "zero_shot.json").read_text())) > 0
+    # The report's records: the last mode's mean R@1 against its shuffled control, zero-shot against chance.
+    fast = json.loads((root / "fast_real_recall.json").read_text())
+    shuffled = json.loads((root / "fast_shuffled_recall.json").read_text())
+    summaries = read_summaries(Path(environment["VLP_DEMO_DIR"]))
+    retrieval, zero_shot = summaries["retrieval"], summaries["zero-shot"]
+    assert retrieval.value == pytest.approx((fast["image_to_text/R@1"] + fast["text_to_image/R@1"]) / 2)
+    assert retrieval.controls == {
+        "regions shuffled at test": pytest.approx((shuffled["image_to_text/R@1"] + shuffled["text_to_image/R@1"]) / 2)
+    }
+    assert zero_shot.controls == {"chance": pytest.approx(100 / 7)} and 0 <= zero_shot.value <= 100
+
+
+def test_the_demo_refuses_an_unknown_mode(environment, capsys):
+    with pytest.raises(SystemExit):
+        demo_main(["--run-dir", environment["VLP_DEMO_DIR"], "--modes=fast,approximate"])
+    assert "--modes takes exact, fast" in capsys.readouterr().err

@@ -25,6 +25,7 @@ from vlp.convert import write_folder
 from vlp.convert.base import VLBundle
 from vlp.data.tokenizer import train_vocabulary
 from vlp.model import VLConfig
+from vlp.report import StageSummary
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "finetune"
 
@@ -154,25 +155,35 @@ def test_demo_config_shuffled_control_and_missing_pretrained_model(
 
 
 @pytest.mark.slow
-def test_demo_runs_real_and_shuffled_and_compares_them(environment: dict[str, str]) -> None:
+def test_demo_scores_the_model_and_its_controls_and_writes_the_summary(environment: dict[str, str]) -> None:
     run_dir = Path(environment["VLP_DEMO_DIR"])
     quick = ["--trainer.max_steps=2", "--trainer.limit_val_batches=1", "--data.init_args.loader.num_workers=0"]
-    result = run_vqa_demo(run_dir, overrides=quick)
-    for name, accuracy in (("vqa", result.real), ("vqa_shuffled", result.shuffled)):
-        assert json.loads((run_dir / "finetune" / name / "test_accuracy.json").read_text()) == accuracy
-    assert result.margin == pytest.approx(float(result.real["overall"]) - float(result.shuffled["overall"]))
-    assert result.report().splitlines()[-1].startswith(f"margin {result.margin:+.2f} points: ")
+    result = run_vqa_demo(run_dir, overrides=quick, trained_control=True)
+    root = run_dir / "finetune" / "vqa"
+    assert json.loads((root / "real_accuracy.json").read_text()) == result.real
+    assert sorted(result.controls) == ["prior", "shuffled", "trained_shuffled"]
+    for name, accuracy in result.controls.items():
+        assert json.loads((root / f"{name}_accuracy.json").read_text()) == accuracy
+    # The shuffled run answers the same questions as the real one, from another image each.
+    real, shuffled = (json.loads((root / f"{n}_results.json").read_text()) for n in ("real", "shuffled"))
+    assert sorted(r["question_id"] for r in real) == sorted(r["question_id"] for r in shuffled)
+    assert (run_dir / "finetune" / "vqa_shuffled" / "checkpoints" / "last.ckpt").is_file()
+    summary = StageSummary.load(root / "demo_summary.vqa.json")
+    assert summary.value == result.real["overall"] and summary.margin == pytest.approx(result.margin)
+    assert summary.controls["question-type prior"] == result.controls["prior"]["overall"]
+    assert result.report().splitlines()[-1].startswith(f"margin over the best control {result.margin:+.2f} points: ")
 
 
 def test_demo_report_and_verdict() -> None:
     real = {"overall": 80.0, "perAnswerType": {"yes/no": 90.0, "number": 70.0}}
     shuffled = {"overall": 50.25, "perAnswerType": {"yes/no": 60.0, "number": 30.5}}
-    report = VQADemoResult(real, shuffled).report().splitlines()
-    assert report[1].split() == ["overall", "80.00", "50.25"]
-    assert report[2].split() == ["number", "70.00", "30.50"] and report[3].split() == ["yes/no", "90.00", "60.00"]
-    assert report[-1] == "margin +29.75 points: real features win"
-    assert (
-        VQADemoResult(real, {**shuffled, "overall": 60.0})
-        .report()
-        .endswith("margin +20.00 points: margin below 25 points")
-    )
+    prior = {"overall": 69.5, "perAnswerType": {"yes/no": 70.0, "number": 60.0}}
+    report = VQADemoResult(real, {"shuffled": shuffled, "prior": prior}).report().splitlines()
+    assert report[0].endswith(" question-type prior") and "regions shuffled at test" in report[0]
+    assert report[1].split() == ["overall", "80.00", "50.25", "69.50"]
+    assert report[2].split() == ["number", "70.00", "30.50", "60.00"]
+    assert report[3].split() == ["yes/no", "90.00", "60.00", "70.00"]
+    assert report[-1] == "margin over the best control +10.50 points: the model reads the image"
+    weak = VQADemoResult(real, {"shuffled": shuffled, "prior": {**prior, "overall": 75.0}})
+    assert weak.report().endswith("margin over the best control +5.00 points: margin below 10 points")
+    assert not weak.summary().passed and VQADemoResult(real, {"prior": prior}).summary().passed

@@ -36,6 +36,10 @@ HELPERS: dict[str, tuple[Callable[[Sequence[str]], int], str]] = {
         lambda argv: __import__("vlp.cli.zero_shot", fromlist=["main"]).main(argv),
         "classify images from class names through prompt templates (CLIP-style)",
     ),
+    "attention": (
+        lambda argv: __import__("vlp.cli.attention", fromlist=["main"]).main(argv),
+        "draw a model's cross-modal attention on one image and one text",
+    ),
     "vocab": (
         lambda argv: __import__("vlp.cli.vocab", fromlist=["main"]).main(argv),
         "report a vocabulary's coverage of a corpus; build or extend one for it",

@@ -84,6 +84,10 @@ class WordPieceTokenizer:
         """The text of word-piece ids, pieces joined into words, special tokens left out."""
         return self._tokenizer.decode(list(ids), skip_special_tokens=True)
 
+    def tokens(self, ids: Sequence[int]) -> list[str]:
+        """The word piece of each id, special tokens included (`##` marks a piece that continues a word)."""
+        return [self._tokenizer.id_to_token(index) for index in ids]
+
     def encode_texts(self, texts: Sequence[str]) -> list[Encoding]:
         """The pieces of whole texts, split into words by BERT's pre-tokenizer (each `Encoding` has `tokens` and the
         `word_ids` of each), without special tokens."""

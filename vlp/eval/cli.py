@@ -16,6 +16,12 @@ def _vqa(argv: Sequence[str]) -> int:
     return vqa_main(argv)
 
 
+def _vqa_prior(argv: Sequence[str]) -> int:
+    from vlp.eval.vqa_prior import main as prior_main
+
+    return prior_main(argv)
+
+
 def _caption(argv: Sequence[str]) -> int:
     from vlp.eval.caption import main as caption_main
 
@@ -30,6 +36,7 @@ def _retrieval(argv: Sequence[str]) -> int:
 
 TASKS: dict[str, tuple[Callable[[Sequence[str]], int], str]] = {
     "vqa": (_vqa, "VQA v2 accuracy (official), overall, per answer type and per question type"),
+    "vqa-prior": (_vqa_prior, "the blind VQA baseline: each question type's most common training answer"),
     "caption": (_caption, "COCO caption metrics: BLEU-1..4, METEOR, ROUGE-L, CIDEr (CIDEr-D), SPICE where available"),
     "retrieval": (_retrieval, "image-text retrieval: Recall@1/5/10 both ways and RSUM, COCO 1K (5 folds) or 5K"),
 }
