@@ -19,7 +19,7 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
-from vlp.cli.demo import run_command
+from vlp.cli.commands import run_command
 from vlp.report import StageSummary
 
 DEMO_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "finetune" / "demo_captioning.yaml"

@@ -18,7 +18,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from vlp.cli.demo import run_command
+from vlp.cli.commands import run_command
 from vlp.cli.zero_shot import read_labels
 from vlp.report import StageSummary
 
