@@ -4,13 +4,16 @@ summary it prints against the probabilities computed directly, and its named err
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
 from PIL import Image
 
 from tests.cli.test_zero_shot import model_folder
+from tests.config_runs import environment
 from tests.data.conftest import demo_data
+from tests.finetune.test_vqa_configs import data_tree
 from vlp.cli.attention import find_image
 from vlp.cli.main import main as vlp_main
 from vlp.convert.folder import load_pretrained
@@ -21,7 +24,7 @@ from vlp.model.attention_maps import attention_probabilities
 from vlp.model.inputs import TextInputs
 from vlp.world import tokenize_caption
 
-__all__ = ["demo_data", "model_folder"]
+__all__ = ["data_tree", "demo_data", "environment", "model_folder"]
 TEXT = "a red circle above a small square"
 
 
@@ -94,3 +97,20 @@ def test_bad_input_is_named(demo_data, model_folder, tmp_path, capsys, extra: li
     assert vlp_main([*argv, f"--text={TEXT}", f"--out={tmp_path / 'a.png'}", *extra]) == 1
     assert message in capsys.readouterr().err
     assert not (tmp_path / "a.png").exists()
+
+
+def test_on_the_demo_models_architecture_with_attribute_tags(environment, tmp_path, capsys):
+    """The demo's pretrained folder layout (8 heads, its own word-piece vocabulary) with the demo's attribute tags."""
+    model = Path(environment["VLP_DEMO_DIR"]) / "pretrain/oscar/pretrained"
+    world = Path(environment["VLP_DEMO_DIR"]) / "world"
+    image_id = str(json.loads((world / "annotations/instances_test.json").read_text())["images"][0]["id"])
+    out = tmp_path / "demo_attention.png"
+    argv = ["attention", f"--model={model}", f"--store={environment['VLP_DEMO_STORE']}", f"--image-id={image_id}"]
+    argv += [f"--text={TEXT}", f"--out={out}", f"--image-root={world / 'images'}", "--tag-attributes", "--head=7"]
+    assert vlp_main(argv) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-1] == f"attention map written to {out}" and out.is_file()
+    # The tags lead with each region's attributes, so region labels read "<index> <attributes...> <tag>".
+    assert all(" -> region " in line for line in lines[:-1]) and len(lines) > 1
+    assert vlp_main([*argv[:-1], "--head=8"]) == 1
+    assert "--head 8 is out of range: the model has 8 heads" in capsys.readouterr().err

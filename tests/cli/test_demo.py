@@ -8,7 +8,9 @@ import sys
 
 import pytest
 
-from vlp.cli.demo import FAILED_LOG_LINES, main, run_command
+from vlp.cli import demo
+from vlp.cli.commands import run_command
+from vlp.cli.demo import main, pretrain_summary
 from vlp.store import RegionStore
 
 
@@ -30,6 +32,12 @@ def test_world_and_features_stages(tmp_path, capsys):
         for s in ("train", "val", "test")
     )
     assert sum(store.num_regions(i) for i in store.image_ids) == annotations + len(images)
+    # The report draws the first test image with its regions; with no finetuned model it has no examples beyond it.
+    test_image = json.loads((run_dir / "world/annotations/captions_test.json").read_text())["images"][0]["id"]
+    report = (run_dir / "report.md").read_text()
+    assert f"![image {test_image} with its regions](report/images/{test_image}.png)" in report
+    assert (run_dir / "report" / "images" / f"{test_image}.png").is_file()
+    assert out.rstrip().endswith(f"vlp demo: finished; the report is {run_dir / 'report.md'}")
 
 
 def test_unknown_stage_is_refused(tmp_path, capsys):
@@ -44,19 +52,60 @@ def test_a_failing_command_stops_the_demo_with_its_stage_named(tmp_path, capsys)
     assert "vlp demo: stage 'features' failed" in capsys.readouterr().err
 
 
-def test_logged_commands_append_to_their_log_and_show_its_end_when_they_fail(tmp_path, capsys):
-    log = tmp_path / "run" / "demo.log"
-    run_command([sys.executable, "-c", "print('ok' * 2)"], env={"X": "1"}, log=log)
-    script = "import sys; print('\\n'.join(f'line {i}' for i in range(60))); sys.exit(3)"
+def test_run_command_echoes_the_command_and_raises_when_it_fails(capsys):
+    run_command([sys.executable, "-c", "import os; print(os.environ['X'] * 2)"], env={"X": "ab"})
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("$ X=ab ") and out[0].endswith("-c 'import os; print(os.environ['\"'\"'X'\"'\"'] * 2)'")
     with pytest.raises(subprocess.CalledProcessError) as failure:
-        run_command([sys.executable, "-c", script], log=log)
+        run_command([sys.executable, "-c", "import sys; sys.exit(3)"])
     assert failure.value.returncode == 3
-    lines = log.read_text().splitlines()
-    # Each command is echoed into the log before its output; the terminal gets only the echo lines.
-    assert lines[0].startswith("$ X=1 ") and lines[1] == "okok" and lines[2].startswith("$ ")
-    assert lines[3:] == [f"line {i}" for i in range(60)]
-    captured = capsys.readouterr()
-    assert captured.out.count(f">> {log}") == 2 and "okok" not in captured.out
-    shown = captured.err.splitlines()
-    assert shown[0] == f"--- the last lines of {log}:"
-    assert shown[1:] == [f"line {i}" for i in range(60 - FAILED_LOG_LINES, 60)]
+
+
+def test_finished_stages_are_reused_until_forced_and_later_stages_rerun(tmp_path, capsys, monkeypatch):
+    calls = []
+    fake = {
+        name: (lambda run, name=name: calls.append(name), description) for name, (_, description) in demo.STAGES.items()
+    }
+    monkeypatch.setattr(demo, "STAGES", fake)
+    run_dir = tmp_path / "run"
+    assert main(["--run-dir", str(run_dir), "--stages", "world,features", "--no-report"]) == 0
+    assert calls == ["world", "features"] and json.loads((run_dir / "stages/world.json").read_text())["seconds"] >= 0
+    assert main(["--run-dir", str(run_dir), "--stages", "world,features", "--no-report"]) == 0
+    assert calls == ["world", "features"]
+    assert "== vlp demo: world == finished before in 0s; reused (--force runs it again)" in capsys.readouterr().out
+    # A stage that never finished runs, and so does every stage after it, though they finished before.
+    (run_dir / "stages/world.json").unlink()
+    assert main(["--run-dir", str(run_dir), "--stages", "world,features", "--no-report"]) == 0
+    assert calls == ["world", "features", "world", "features"]
+    assert main(["--run-dir", str(run_dir), "--stages", "features", "--force", "--no-report"]) == 0
+    assert calls[-1] == "features" and len(calls) == 5
+
+
+def test_a_failed_stage_leaves_no_record(tmp_path, monkeypatch):
+    def fail(run):
+        raise subprocess.CalledProcessError(2, ["vlp", "fit"])
+
+    monkeypatch.setitem(demo.STAGES, "pretrain", (fail, "pretraining"))
+    (tmp_path / "stages").mkdir()
+    (tmp_path / "stages" / "pretrain.json").write_text('{"seconds": 1}')
+    assert main(["--run-dir", str(tmp_path), "--stages", "pretrain", "--force"]) == 1
+    assert not (tmp_path / "stages" / "pretrain.json").exists()
+
+
+def test_pretraining_is_summarised_from_its_validation_log(tmp_path):
+    log = tmp_path / "pretrain/oscar/lightning_logs/version_0/metrics.csv"
+    log.parent.mkdir(parents=True)
+    log.write_text(
+        "epoch,step,val/contrastive_acc,val/mlm_acc,val/infonce_acc,train/loss_step\n"
+        "0,5,,,,3.0\n0,9,0.52,0.18,0.05,\n1,19,0.91,0.27,0.11,\n"
+    )
+    summary = pretrain_summary(tmp_path)
+    assert summary.value == pytest.approx(91.0) and summary.controls == {"chance": 50.0} and summary.passed
+    assert summary.details == {
+        "mlm_acc (first epoch)": 0.18,
+        "mlm_acc (last epoch)": 0.27,
+        "infonce_acc (first epoch)": 0.05,
+        "infonce_acc (last epoch)": 0.11,
+    }
+    with pytest.raises(ValueError, match="no validation log with val/contrastive_acc"):
+        pretrain_summary(tmp_path / "elsewhere")
