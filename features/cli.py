@@ -112,6 +112,9 @@ def _parser() -> argparse.ArgumentParser:
     draw.add_argument("--image-root", help="folder of the relative file names of a json or list file")
     draw.add_argument("--out", required=True, help="output folder")
     draw.add_argument("--max-boxes", type=int, default=36, help="best-scoring regions drawn per image")
+    draw.add_argument(
+        "--min-side", type=int, default=0, help="enlarge smaller images to this longer side, so tags stay legible"
+    )
     return parser
 
 
@@ -182,7 +185,9 @@ def _inspect(args: argparse.Namespace) -> int:
 def _draw(args: argparse.Namespace) -> int:
     from features.draw import draw_images
 
-    written = draw_images(args.store, args.ids, args.out, args.images, args.image_root, args.max_boxes)
+    written = draw_images(
+        args.store, args.ids, args.out, args.images, args.image_root, args.max_boxes, min_side=args.min_side
+    )
     print("\n".join(str(path) for path in written))
     return 0
 

@@ -25,17 +25,15 @@ logger = logging.getLogger(__name__)
 CANVAS_GREY = (128, 128, 128)
 
 
-def draw_entry(entry: RegionEntry, pixels: np.ndarray | None, max_boxes: int = 36) -> Image.Image:
-    """The image (or a grey canvas) with the `max_boxes` best-scoring regions of `entry` drawn on it.
+def draw_entry(entry: RegionEntry, pixels: np.ndarray, max_boxes: int = 36) -> Image.Image:
+    """The image with the `max_boxes` best-scoring regions of `entry` drawn on it.
 
     Args:
         entry: the stored regions.
-        pixels: [h, w, 3] uint8 RGB of the image at any scale (boxes are scaled from `entry.image_size`), or None.
+        pixels: [h, w, 3] uint8 RGB of the image (or a canvas) at any scale: boxes are scaled from `entry.image_size`.
         max_boxes: regions drawn at most.
     """
     height, width = entry.image_size
-    if pixels is None:
-        pixels = np.full((height, width, 3), CANVAS_GREY, dtype=np.uint8)
     image = Image.fromarray(pixels)
     scale = np.array([image.width / width, image.height / height] * 2, dtype=np.float32)
     canvas = ImageDraw.Draw(image)
@@ -64,6 +62,7 @@ def draw_images(
     image_root: str | Path | None = None,
     max_boxes: int = 36,
     max_side: int = 1600,
+    min_side: int = 0,
 ) -> list[Path]:
     """Draws the regions of `image_ids` and writes one PNG per image into `out_dir`.
 
@@ -76,6 +75,8 @@ def draw_images(
         image_root: where relative names of a json or list file live.
         max_boxes: regions drawn per image at most.
         max_side: longer side of the drawn images (larger images are downscaled).
+        min_side: smaller images (or grey canvases) are enlarged to this longer side, pixels repeated, so that the
+            tags stay legible on thumbnails; 0 keeps their size.
 
     Returns:
         The written files.
@@ -102,6 +103,11 @@ def draw_images(
                 logger.warning("%s: cannot read %s (%s); drawing on a grey canvas", image_id, paths[image_id], error)
         elif images is not None:
             logger.warning("%s: not among the given images; drawing on a grey canvas", image_id)
+        if pixels is None:  # the boxes can still be looked at
+            pixels = np.full((*entry.image_size, 3), CANVAS_GREY, dtype=np.uint8)
+        factor = min_side // max(pixels.shape[:2])
+        if factor > 1:  # boxes follow: draw_entry scales them from the stored size to the pixels'
+            pixels = pixels.repeat(factor, axis=0).repeat(factor, axis=1)
         target = out_dir / f"{_file_name(image_id)}.png"
         draw_entry(entry, pixels, max_boxes).save(target)
         written.append(target)

@@ -85,6 +85,22 @@ def test_draw_puts_boxes_and_tags_on_the_images(tmp_path, capsys):
     assert "'missing' is not in the region store" in capsys.readouterr().err
 
 
+def test_draw_enlarges_small_images_with_their_boxes(tmp_path):
+    store = tmp_path / "feats.h5"
+    write_shards(store, [entries(0, 2)])
+    folder = tmp_path / "images"
+    folder.mkdir()
+    pixels = pattern(60, 80)
+    Image.fromarray(pixels).save(folder / "0-0.png")
+    argv = ["draw", str(store), "--ids", "0-0", "0-1", "--images", str(folder), "--out", str(tmp_path / "out")]
+    assert main([*argv, "--min-side", "250"]) == 0  # 80 -> 240: three times, in whole pixels
+    drawn = np.asarray(Image.open(tmp_path / "out" / "0-0.png").convert("RGB"))
+    assert drawn.shape == (180, 240, 3)
+    assert tuple(int(v) for v in drawn[35 * 3, 10 * 3]) in {_colour(name) for name in LABELS}  # the box moved too
+    np.testing.assert_array_equal(drawn[165:, 180:], pixels[55:, 60:].repeat(3, axis=0).repeat(3, axis=1))
+    assert np.asarray(Image.open(tmp_path / "out" / "0-1.png")).shape[:2] == (180, 240)  # the grey canvas too
+
+
 def test_draw_gives_ids_that_share_a_safe_name_their_own_files(tmp_path, capsys):
     store = tmp_path / "feats.h5"
     ids = ["猫", "犬", "a b", "a_b", "x/y", "x__y"]

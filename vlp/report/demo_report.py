@@ -103,6 +103,7 @@ def build_demo_report(run_dir: Path, store: Path, stages: Sequence[StageRun], ap
             str(world / "images"),
             "--out",
             str(out_dir / "images"),
+            "--min-side=384",
         ]
     )
     examples = collect_examples(run_dir, image_ids)

@@ -120,6 +120,13 @@ def write_report(
             "Every stage beat its controls." if not failed else f"**Below the required margin: {', '.join(failed)}.**"
         )
     lines = ["# vlp demo report", "", *header, "", verdict, "", *summary_table(stages, summaries), ""]
+    detailed = [summary for summary in summaries.values() if summary.details]
+    if detailed:
+        lines += ["More numbers of the trained models:", ""]
+        for summary in detailed:
+            numbers = ", ".join(f"{name} {_number(value)}" for name, value in summary.details.items())
+            lines.append(f"- {summary.stage}: {numbers}")
+        lines.append("")
     if curves:
         lines += ["## Training curves", ""]
         for picture in curves:
