@@ -84,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         controls={"regions shuffled at test": shuffled["CIDEr"]},
         required_margin=MIN_RATIO,
         ratio=True,
-        details={f"model, {name}": real[name] for name in SHOWN[1:]},
+        details={name: real[name] for name in SHOWN[1:]},
     ).save(args.run_dir / "finetune" / "captioning")
     return 1 if args.require_ratio and ratio < MIN_RATIO else 0
 

@@ -90,7 +90,7 @@ def summaries(
         controls={"regions shuffled at test": mean_r1(shuffled)},
         required_margin=MIN_RATIO,
         ratio=True,
-        details={f"model, {key}": value for key, value in real.items()},
+        details=dict(real),
     )
     zero_shot_summary = StageSummary(
         stage="zero-shot",

@@ -67,7 +67,7 @@ class VQADemoResult:
             value=float(self.real["overall"]),  # type: ignore[arg-type]
             controls={CONTROLS[name]: float(s["overall"]) for name, s in self.controls.items()},  # type: ignore[arg-type]
             required_margin=MIN_MARGIN,
-            details={f"model, {kind}": float(v) for kind, v in self.real["perAnswerType"].items()},  # type: ignore[union-attr]
+            details={kind: float(v) for kind, v in self.real["perAnswerType"].items()},  # type: ignore[union-attr]
         )
 
 
