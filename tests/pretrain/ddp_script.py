@@ -79,6 +79,7 @@ def main() -> None:
     for name in ("--captions", "--store", "--vocab", "--out", "--root"):
         parser.add_argument(name, required=True)
     parser.add_argument("--devices", type=int, default=1)
+    parser.add_argument("--accelerator", default="cpu", help="cpu (gloo between processes) or gpu (NCCL)")
     args = parser.parse_args()
     seed_everything(0)
     config = tiny(
@@ -91,7 +92,7 @@ def main() -> None:
     )
     module = PretrainModule(config, OBJECTIVES, num_region_labels=8, embed_dim=16, optimizer=OptimizerSettings(lr=1e-3))
     trainer = Trainer(
-        accelerator="cpu",
+        accelerator=args.accelerator,
         devices=args.devices,
         strategy="ddp" if args.devices > 1 else "auto",
         max_steps=1,
