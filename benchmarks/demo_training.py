@@ -22,15 +22,16 @@ from vlp.pretrain.compute import compute_objectives
 from vlp.train.optim import build_optimizer
 
 
-def build_demo(config: Path, run_dir: Path) -> tuple[PretrainModule, LightningDataModule]:
-    """The module and the data, ready for `train_dataloader`, of the demo config `config` on the run `run_dir`.
+def build_demo(config: Path, run_dir: Path, *overrides: str) -> tuple[PretrainModule, LightningDataModule]:
+    """The module and the data, ready for `train_dataloader`, of the demo config `config` on the run `run_dir`, with
+    `vlp fit`-style `overrides`.
 
     The demo configs find the run's files, and the region store's feature width, through environment variables;
     `DemoRun.environment` reads the width from the store, so any demo run works. One loader process (no workers) keeps
     batch building in this process, where it can be timed or excluded.
     """
     os.environ.update(DemoRun(run_dir, num_images=0, seed=0).environment())
-    cli = lightning_cli(["--config", str(config), "--data.init_args.loader.num_workers=0"], run=False)
+    cli = lightning_cli(["--config", str(config), "--data.init_args.loader.num_workers=0", *overrides], run=False)
     module, data = cli.model, cli.datamodule
     assert isinstance(module, PretrainModule)
     # As `vlp fit` would: trains the word-piece vocabulary beside the run on its first use, then reads the corpora.

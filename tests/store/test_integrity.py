@@ -13,6 +13,7 @@ from tests.store.entries import make_entry
 from tests.store.test_store import write_store
 from vlp.store import RegionStore, RegionStoreError, shard_path
 from vlp.store import schema as S
+from vlp.store.reader import all_finite
 
 
 def first_image_with_regions(path: Path) -> tuple[int, str]:
@@ -119,3 +120,13 @@ def test_provenance_that_is_not_json_names_the_file(tmp_path):
         f.attrs[S.ATTR_PROVENANCE] = "{not json"
     with pytest.raises(RegionStoreError, match=r"s\.h5: the provenance attribute is not valid JSON"):
         RegionStore(path)
+
+
+@pytest.mark.parametrize(
+    "special", [np.nan, np.inf, -np.inf, 65504.0, -65504.0, 6e-8, -0.0, 0.0], ids=lambda value: f"{value!r}"
+)
+def test_all_finite_agrees_with_numpy_on_float16_and_float32(special):
+    values = np.random.default_rng(0).normal(size=(7, 5)).astype(np.float16)
+    values[3, 2] = special
+    assert all_finite(values) == bool(np.isfinite(values).all())
+    assert all_finite(values.astype(np.float32)) == bool(np.isfinite(values).all())
