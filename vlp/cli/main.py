@@ -60,15 +60,26 @@ def lightning_cli(argv: Sequence[str], run: bool = True) -> LightningCLI:
 
     OmegaConf interpolation is resolved as each YAML file is read, before later flags apply: a flag such as
     `--trainer.default_root_dir` does not move what the file derives from it (e.g. a checkpoint `dirpath`). vlp's own
-    resolvers (`vlp.cli.resolvers`, e.g. `${vlp.feature_dim:STORE}`) are available.
+    resolvers (`vlp.cli.resolvers`, e.g. `${vlp.feature_dim:STORE}`) are available. Fitting in bf16 on a CPU without
+    bf16 units warns first (`vlp.train.precision`).
     """
     from lightning.pytorch import LightningDataModule, LightningModule
     from lightning.pytorch.cli import LightningCLI
 
     from vlp.cli.resolvers import register_resolvers
 
+    # Defined here, not at module level: Lightning is imported lazily so that `vlp --help` and the helpers start fast.
+    class VLPCLI(LightningCLI):
+        def before_fit(self) -> None:
+            from lightning.pytorch.accelerators import CPUAccelerator
+
+            from vlp.train.precision import cpu_flags, warn_if_bf16_is_slow
+
+            on_cpu = isinstance(self.trainer.accelerator, CPUAccelerator)
+            warn_if_bf16_is_slow(str(self.trainer.precision), "cpu" if on_cpu else "other", cpu_flags())
+
     register_resolvers()
-    return LightningCLI(
+    return VLPCLI(
         LightningModule,
         LightningDataModule,
         subclass_mode_model=True,
