@@ -55,13 +55,13 @@ def test_every_variant_runs_at_every_seed_and_is_reused(fake_tasks: Path):
     table = {row.split("|")[1].strip(): [c.strip() for c in row.strip("|").split("|")] for row in lines if "|" in row}
     assert table["task"] == ["task", "metric", "pretrained", "trained on shuffled regions", "from scratch"]
     assert table["vqa"][2:] == [
-        "0.50 / 1.00 / 2.00 (mean 1.17)",
+        "0.500 / 1.000 / 2.000 (mean 1.167)",
         "100.00 / 101.00 / 102.00 (mean 101.00)",
         "1000.00 / 1001.00 / 1002.00 (mean 1001.00)",
     ]
     assert table["captioning"][1:] == [
         "metric of captioning",
-        "0.50 / 1.00 / 2.00 (mean 1.17)",
+        "0.500 / 1.000 / 2.000 (mean 1.167)",
         "100.00 / 101.00 / 102.00 (mean 101.00)",
         "",
     ]
