@@ -46,8 +46,9 @@ class CaptionDataModule(LightningDataModule):
         tags: put the region tags after the caption (Oscar).
         tag_attributes: lead each tag with its region's attribute names; every store must hold attributes.
         geometry: box geometry style; must match the model's `region_style`.
-        shuffle_region_features: the control run: at evaluation and prediction (not in training), every image shows
-            the regions and tags of another image of its split, by a fixed permutation.
+        shuffle_region_features: the control: every image shows the regions and tags of another image of its split,
+            by a fixed permutation, in every split read. Given to prediction only, the trained model is tested
+            without its images; given to fitting too, the model is trained without them.
         shuffle_seed: the seed of that permutation.
         loader: batch sizes, workers, length bucketing and pinning (`vlp.data.LoaderSettings`).
     """
@@ -99,7 +100,7 @@ class CaptionDataModule(LightningDataModule):
                     self.max_regions,
                     self.geometry,
                     self.tag_attributes,
-                    self.shuffle_seed if evaluated else None,
+                    self.shuffle_seed,
                 )
                 self.datasets[split] = dataset
                 if self.trainer is None or self.trainer.is_global_zero:

@@ -24,7 +24,7 @@ assert (run_dir / "world").is_dir() and (run_dir / "pretrain").is_dir()
 seed = int(next(a for a in args if a.startswith("--seed_everything=")).split("=")[1])
 value = seed + (100 if "--data.init_args.shuffle_region_features=true" in args else 0)
 value += 1000 if "--model.init_args.init_from=null" in args else 0
-StageSummary(TASK, "metric of " + TASK, value, {"control": 0.0}, 1.0).save(run_dir / "finetune" / TASK)
+StageSummary(TASK, "metric of " + TASK, value, {"regions shuffled at test": 7.0}, 1.0).save(run_dir / "finetune" / TASK)
 with open(run_dir.parent / "calls.txt", "a") as calls:
     calls.write(TASK + " " + " ".join(args[2:]) + "\\n")
 """
@@ -45,7 +45,9 @@ def fake_tasks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         (run_dir / name).mkdir(parents=True)
     # The default demo's own runs are seed 0 of the pretrained variant.
     for task in tasks:
-        StageSummary(task, f"metric of {task}", 0.5, {"control": 0.0}, 1.0).save(run_dir / "finetune" / task)
+        StageSummary(task, f"metric of {task}", 0.5, {"regions shuffled at test": 7.0}, 1.0).save(
+            run_dir / "finetune" / task
+        )
     return run_dir
 
 
@@ -53,21 +55,32 @@ def test_every_variant_runs_at_every_seed_and_is_reused(fake_tasks: Path):
     run_dir = fake_tasks
     lines = run_full(run_dir, run_dir / "features" / "regions.h5")
     table = {row.split("|")[1].strip(): [c.strip() for c in row.strip("|").split("|")] for row in lines if "|" in row}
-    assert table["task"] == ["task", "metric", "pretrained", "trained on shuffled regions", "from scratch"]
+    shuffled_at_test = "7.000 / 7.000 / 7.000 (mean 7.000)"  # each pretrained run's own test-time control
+    assert table["task"] == [
+        "task",
+        "metric",
+        "pretrained",
+        "trained on shuffled regions",
+        "from scratch",
+        "regions shuffled at test",
+    ]
     assert table["vqa"][2:] == [
         "0.500 / 1.000 / 2.000 (mean 1.167)",
         "100.00 / 101.00 / 102.00 (mean 101.00)",
         "1000.00 / 1001.00 / 1002.00 (mean 1001.00)",
+        shuffled_at_test,
     ]
     assert table["captioning"][1:] == [
         "metric of captioning",
         "0.500 / 1.000 / 2.000 (mean 1.167)",
         "100.00 / 101.00 / 102.00 (mean 101.00)",
         "",
+        shuffled_at_test,
     ]
+    assert table["retrieval"][3:] == ["", "", shuffled_at_test]  # no training on shuffled regions for retrieval yet
     calls = (run_dir / "full" / "calls.txt").read_text().splitlines()
-    # 2 more pretrained seeds, 3 shuffled per task, and 3 from scratch for VQA.
-    assert len(calls) == 2 * 3 + 3 * 3 + 3
+    # 2 more pretrained seeds per task, 3 shuffled for VQA and captioning, and 3 from scratch for VQA.
+    assert len(calls) == 2 * 3 + 3 * 2 + 3
     assert "retrieval --modes=fast --seed_everything=1" in calls
     folder = variant_folder(run_dir, "vqa", "trained on shuffled regions", 2)
     assert folder == run_dir / "full" / "vqa_shuffled_seed2" and (folder / "world").resolve() == run_dir / "world"
