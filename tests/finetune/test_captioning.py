@@ -270,3 +270,17 @@ def test_the_demo_captions_with_real_and_shuffled_regions_and_compares_them(envi
     scores = {name: json.loads((root / f"{name}_scores.json").read_text()) for name in ("real", "shuffled")}
     assert summary.value == scores["real"]["CIDEr"] and summary.ratio
     assert summary.controls == {"regions shuffled at test": scores["shuffled"]["CIDEr"]}
+
+
+@pytest.mark.slow
+def test_the_shuffle_flag_given_to_fitting_shuffles_the_training_images_too(environment):
+    """`vlp demo --full`'s trained control: with the flag, every split (training included) shows other images."""
+    plain = instantiate(CONFIGS / "demo_captioning.yaml").datamodule
+    shuffled = instantiate(CONFIGS / "demo_captioning.yaml", "--data.init_args.shuffle_region_features=true").datamodule
+    assert isinstance(plain, CaptionDataModule) and isinstance(shuffled, CaptionDataModule)
+    for data in (plain, shuffled):
+        data.setup("fit")
+    for split in ("train", "val"):
+        real, other = plain.datasets[split], shuffled.datasets[split]
+        moved = sum(not np.array_equal(real[i].features, other[i].features) for i in range(len(real)))
+        assert moved >= 0.9 * len(real), split  # a permutation leaves few images where they were
