@@ -43,8 +43,9 @@ class RetrievalDataModule(LightningDataModule):
         tags: put the image's region tags after the caption (Oscar); without them the text is the caption (UNITER).
         tag_attributes: lead each tag with its region's attribute names; every store must hold attributes.
         geometry: box geometry style; must match the model's `region_style`.
-        shuffle_region_features: the control: in every gallery (not in training) each image shows the regions and
-            tags of another image of its store, by a fixed permutation.
+        shuffle_region_features: the control: each image shows the regions and tags of another image of its store,
+            by a fixed permutation, in every split read. Given to prediction only, the trained model ranks images it
+            cannot see; given to fitting too, the model is trained without them.
         shuffle_seed: the seed of that permutation.
         loader: batch sizes (training captions; evaluation images), workers, bucketing and pinning.
     """
@@ -88,7 +89,9 @@ class RetrievalDataModule(LightningDataModule):
                 continue
             dataset: RetrievalDataset | RetrievalGallery
             if split == "train":
-                dataset = RetrievalDataset(self.sources[split], self.max_regions, self.geometry, self.tag_attributes)
+                dataset = RetrievalDataset(
+                    self.sources[split], self.max_regions, self.geometry, self.tag_attributes, self.shuffle_seed
+                )
             else:
                 dataset = RetrievalGallery(
                     self.sources[split], self.max_regions, self.geometry, self.tag_attributes, self.shuffle_seed

@@ -101,6 +101,17 @@ def source_texts(images: Sequence[SourceImage], reader: RegionReader) -> Iterato
     yield from reader.attribute_names()
 
 
+def shown_images(images: Sequence[SourceImage], shuffle_seed: int | None) -> dict[tuple[str, str], str]:
+    """(store, image id) -> the id of the image whose regions and tags it shows: itself, or with `shuffle_seed` another
+    image of its store by a fixed permutation (`vlp.data.regions.image_permutation`), the shuffled-regions control."""
+    shown: dict[tuple[str, str], str] = {}
+    for path in dict.fromkeys(image.store for image in images):
+        ids = [image.entry.image_id for image in images if image.store == path]
+        permutation = image_permutation(ids, shuffle_seed) if shuffle_seed is not None else {i: i for i in ids}
+        shown |= {(path, image_id): other for image_id, other in permutation.items()}
+    return shown
+
+
 class RetrievalDataset(Dataset[RetrievalItem]):
     """One training example per caption, with its image's regions and tags.
 
@@ -109,6 +120,8 @@ class RetrievalDataset(Dataset[RetrievalItem]):
         max_regions: the region budget per image (Oscar's retrieval: 70).
         geometry: the box geometry style the model expects.
         tag_attributes: lead each tag with its region's attribute names; every store must hold attributes.
+        shuffle_seed: when set, each image shows the regions and tags of another image of its store (a fixed
+            permutation): a model trained so never sees its images, the trained control of `vlp demo --full`.
     """
 
     def __init__(
@@ -117,9 +130,11 @@ class RetrievalDataset(Dataset[RetrievalItem]):
         max_regions: int = 70,
         geometry: GeometryStyle = "oscar",
         tag_attributes: bool = False,
+        shuffle_seed: int | None = None,
     ) -> None:
         self.regions = RegionReader(max_regions, geometry, tag_attributes)
         self.images = read_sources(sources, self.regions)
+        self.shown = shown_images(self.images, shuffle_seed)
         self._examples = [
             (image, caption)
             for image, source in enumerate(self.images)
@@ -148,7 +163,7 @@ class RetrievalDataset(Dataset[RetrievalItem]):
         image, caption = self._examples[index]
         source = self.images[image]
         return RetrievalItem(
-            **vars(self.regions.read(source.store, source.entry.image_id)),
+            **vars(self.regions.read(source.store, self.shown[(source.store, source.entry.image_id)])),
             index=index,
             image=image,
             image_id=source.entry.image_id,
@@ -184,11 +199,7 @@ class RetrievalGallery(Dataset[RetrievalItem]):
             for image, source in enumerate(self.images)
             for sentid, text in zip(source.entry.sentids, source.entry.captions, strict=True)
         ]
-        self.shown: dict[tuple[str, str], str] = {}
-        for path in dict.fromkeys(image.store for image in self.images):
-            ids = [image.entry.image_id for image in self.images if image.store == path]
-            shown = image_permutation(ids, shuffle_seed) if shuffle_seed is not None else {i: i for i in ids}
-            self.shown |= {(path, image_id): other for image_id, other in shown.items()}
+        self.shown = shown_images(self.images, shuffle_seed)
 
     def __len__(self) -> int:
         return len(self.images)

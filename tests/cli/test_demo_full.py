@@ -77,10 +77,10 @@ def test_every_variant_runs_at_every_seed_and_is_reused(fake_tasks: Path):
         "",
         shuffled_at_test,
     ]
-    assert table["retrieval"][3:] == ["", "", shuffled_at_test]  # no training on shuffled regions for retrieval yet
+    assert table["retrieval"][3:] == ["100.00 / 101.00 / 102.00 (mean 101.00)", "", shuffled_at_test]
     calls = (run_dir / "full" / "calls.txt").read_text().splitlines()
-    # 2 more pretrained seeds per task, 3 shuffled for VQA and captioning, and 3 from scratch for VQA.
-    assert len(calls) == 2 * 3 + 3 * 2 + 3
+    # 2 more pretrained seeds and 3 shuffled per task, and 3 from scratch for VQA.
+    assert len(calls) == 2 * 3 + 3 * 3 + 3
     assert "retrieval --modes=fast --seed_everything=1" in calls
     folder = variant_folder(run_dir, "vqa", "trained on shuffled regions", 2)
     assert folder == run_dir / "full" / "vqa_shuffled_seed2" and (folder / "world").resolve() == run_dir / "world"

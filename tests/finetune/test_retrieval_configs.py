@@ -7,6 +7,7 @@ import csv
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from finetune.retrieval import RetrievalDataModule, RetrievalModule
@@ -122,3 +123,20 @@ def test_the_demo_refuses_an_unknown_mode(environment, capsys):
     with pytest.raises(SystemExit):
         demo_main(["--run-dir", environment["VLP_DEMO_DIR"], "--modes=fast,approximate"])
     assert "--modes takes exact, fast" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_the_shuffle_flag_given_to_fitting_shuffles_the_training_images_too(environment):
+    """`vlp demo --full`'s trained control: with the flag, the training captions come with other images' regions."""
+    plain = instantiate(CONFIGS / "demo_retrieval.yaml").datamodule
+    shuffled = instantiate(CONFIGS / "demo_retrieval.yaml", "--data.init_args.shuffle_region_features=true").datamodule
+    assert isinstance(plain, RetrievalDataModule) and isinstance(shuffled, RetrievalDataModule)
+    for data in (plain, shuffled):
+        data.setup("fit")
+    real, other = plain.datasets["train"], shuffled.datasets["train"]
+    moved = 0
+    for index in range(len(real)):
+        mine, theirs = real[index], other[index]
+        assert mine.image_id == theirs.image_id and mine.words == theirs.words  # the caption stays with its image id
+        moved += not np.array_equal(mine.features, theirs.features)
+    assert moved >= 0.9 * len(real)
