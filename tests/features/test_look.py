@@ -64,14 +64,23 @@ def test_summary_counts_match_the_entries(tmp_path, capsys):
     assert "labels (3 distinct, top 2)" in out
 
 
-def test_draw_puts_boxes_and_tags_on_the_images(tmp_path, capsys):
+def draw_inputs(tmp_path) -> tuple:
+    """A store of two images, the first with a 60 x 80 picture on disk; the store, its pixels and the draw command."""
     store = tmp_path / "feats.h5"
     write_shards(store, [entries(0, 2)])
     folder = tmp_path / "images"
     folder.mkdir()
     pixels = pattern(60, 80)
     Image.fromarray(pixels).save(folder / "0-0.png")
-    argv = ["draw", str(store), "--ids", "0-0", "0-1", "--images", str(folder), "--out", str(tmp_path / "out")]
+    return (
+        store,
+        pixels,
+        ["draw", str(store), "--ids", "0-0", "0-1", "--images", str(folder), "--out", str(tmp_path / "out")],
+    )
+
+
+def test_draw_puts_boxes_and_tags_on_the_images(tmp_path, capsys):
+    store, pixels, argv = draw_inputs(tmp_path)
     assert main(argv) == 0
     drawn = np.asarray(Image.open(tmp_path / "out" / "0-0.png").convert("RGB"))
     assert drawn.shape == pixels.shape
@@ -86,13 +95,7 @@ def test_draw_puts_boxes_and_tags_on_the_images(tmp_path, capsys):
 
 
 def test_draw_enlarges_small_images_with_their_boxes(tmp_path):
-    store = tmp_path / "feats.h5"
-    write_shards(store, [entries(0, 2)])
-    folder = tmp_path / "images"
-    folder.mkdir()
-    pixels = pattern(60, 80)
-    Image.fromarray(pixels).save(folder / "0-0.png")
-    argv = ["draw", str(store), "--ids", "0-0", "0-1", "--images", str(folder), "--out", str(tmp_path / "out")]
+    _, pixels, argv = draw_inputs(tmp_path)
     assert main([*argv, "--min-side", "250"]) == 0  # 80 -> 240: three times, in whole pixels
     drawn = np.asarray(Image.open(tmp_path / "out" / "0-0.png").convert("RGB"))
     assert drawn.shape == (180, 240, 3)

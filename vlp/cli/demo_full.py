@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from vlp.cli.commands import run_command
+from vlp.report.markdown import format_number
 from vlp.report.summary import SUMMARY_PATTERN, StageSummary
 
 SEEDS = (0, 1, 2)
@@ -64,11 +65,6 @@ def run_variant(run_dir: Path, store: Path, task: str, variant: str, seed: int, 
     return StageSummary.load(summary)
 
 
-def _number(value: float) -> str:
-    """Three decimals below 10 (CIDEr-D), two above (accuracies and recalls in percent)."""
-    return f"{value:.3f}" if abs(value) < 10 else f"{value:.2f}"
-
-
 def full_table(results: dict[tuple[str, str], list[float]], metrics: dict[str, str]) -> list[str]:
     """Markdown: one row per task, one column per variant, each cell the seeds' numbers and their mean."""
     variants = [variant for variant in [*VARIANTS, TEST_CONTROL] if any(key[1] == variant for key in results)]
@@ -78,7 +74,8 @@ def full_table(results: dict[tuple[str, str], list[float]], metrics: dict[str, s
         for variant in variants:
             values = results.get((task, variant))
             cells.append(
-                " / ".join(_number(value) for value in values) + f" (mean {_number(statistics.mean(values))})"
+                " / ".join(format_number(value) for value in values)
+                + f" (mean {format_number(statistics.mean(values))})"
                 if values
                 else ""
             )

@@ -39,7 +39,8 @@ def _minutes(seconds: float) -> str:
     return f"{int(seconds // 60)} min {seconds % 60:02.0f} s" if seconds >= 60 else f"{seconds:.0f} s"
 
 
-def _number(value: float) -> str:
+def format_number(value: float) -> str:
+    """Three decimals below 10 (CIDEr-D, ratios), two above (accuracies and recalls in percent)."""
     return f"{value:.3f}" if abs(value) < 10 else f"{value:.2f}"
 
 
@@ -55,13 +56,13 @@ def summary_table(stages: Sequence[StageRun], summaries: dict[str, StageSummary]
         if not found:
             lines.append(f"| {stage.name} | {stage.description} | | | | | {time} |")
         for index, summary in enumerate(found):
-            controls = ", ".join(f"{name} {_number(value)}" for name, value in summary.controls.items())
+            controls = ", ".join(f"{name} {format_number(value)}" for name, value in summary.controls.items())
             verdict = (
                 "yes" if summary.passed else f"no (needs {summary.required_margin:g}{'x' if summary.ratio else ''})"
             )
             name = summary.stage if index else stage.name
             lines.append(
-                f"| {name} | {summary.metric} | {_number(summary.value)} | {controls} "
+                f"| {name} | {summary.metric} | {format_number(summary.value)} | {controls} "
                 f"| {summary.margin_text()} | {verdict} | {time if index == 0 else ''} |"
             )
     total = sum(stage.seconds for stage in stages if not stage.reused)
@@ -124,7 +125,7 @@ def write_report(
     if detailed:
         lines += ["More numbers of the trained models:", ""]
         for summary in detailed:
-            numbers = ", ".join(f"{name} {_number(value)}" for name, value in summary.details.items())
+            numbers = ", ".join(f"{name} {format_number(value)}" for name, value in summary.details.items())
             lines.append(f"- {summary.stage}: {numbers}")
         lines.append("")
     if curves:
