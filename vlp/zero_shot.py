@@ -19,6 +19,7 @@ from vlp.convert.base import VLBundle
 from vlp.data.padding import pad_regions, pad_texts
 from vlp.data.regions import ImageRegions
 from vlp.data.tokenizer import WordPieceTokenizer
+from vlp.model.heads import in_float32
 from vlp.model.inputs import RegionInputs
 from vlp.world import tokenize_caption
 
@@ -93,7 +94,7 @@ class ZeroShotClassifier:
         ]
         text = pad_texts(encoded, self.tokenizer.pad_id)
         regions = _regions([image] * len(prompts))
-        logits = self.bundle.heads["itm"](self.bundle.model(text, regions).pooled_output).float()
+        logits = in_float32(self.bundle.heads["itm"], self.bundle.model(text, regions).pooled_output).float()
         return (logits[:, 1] - logits[:, 0]).view(len(class_indices), len(self.templates)).mean(dim=1)
 
     def rank(

@@ -19,7 +19,7 @@ from torch import Tensor, nn
 from finetune.retrieval.batch import CaptionTokens, ImageSide
 from finetune.retrieval.pairs import pair_inputs
 from vlp.metrics.retrieval import rank_candidates
-from vlp.model import VLModel
+from vlp.model import VLModel, in_float32
 
 EvaluationMode = Literal["exact", "fast", "embedding"]
 MODES = ("exact", "fast", "embedding")
@@ -56,7 +56,7 @@ class PairScorer:
     def logits(self, captions: CaptionTokens, images: ImageSide) -> Tensor:
         """[P, 2] the matching head's logits of caption p with image p (one pass, with gradient where enabled)."""
         text, positions, regions = pair_inputs(captions, images, self.max_tokens, self.sep_id, self.tags)
-        return self.head(self.model(text, regions, position_ids=positions).pooled_output)
+        return in_float32(self.head, self.model(text, regions, position_ids=positions).pooled_output)
 
     @torch.no_grad()
     def __call__(self, captions: CaptionTokens, images: ImageSide, caption_rows: Tensor, image_rows: Tensor) -> Tensor:

@@ -30,7 +30,7 @@ from finetune.vqa.loss import vqa_bce_loss
 from finetune.vqa.results import gather_predictions
 from vlp.eval.vqa_files import write_results
 from vlp.metrics.vqa_metric import VQAAccuracy
-from vlp.model import ClassificationHead, MLPClassificationHead, VLConfig, VLModel
+from vlp.model import ClassificationHead, MLPClassificationHead, VLConfig, VLModel, in_float32
 from vlp.train.checks import check_data_fits_model
 from vlp.train.hparams import save_plain_hyperparameters
 from vlp.train.init import InitFormat, load_initial_weights
@@ -176,8 +176,8 @@ class VQAModule(LightningModule):
             )
 
     def forward(self, batch: VQABatch) -> torch.Tensor:
-        """[B, C] answer logits of a batch."""
-        return self.heads["classifier"](self.model(batch.text, batch.regions).pooled_output)
+        """Float[B, C] answer logits of a batch (float32 under bf16 autocast too: `vlp.model.in_float32`)."""
+        return in_float32(self.heads["classifier"], self.model(batch.text, batch.regions).pooled_output)
 
     def predicted_answers(self, logits: torch.Tensor) -> list[str]:
         """[B] the highest scoring answer of each row of [B, C] logits."""

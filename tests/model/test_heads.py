@@ -15,7 +15,9 @@ from vlp.model import (
     MLPClassificationHead,
     TiedPredictionHead,
     VLModel,
+    in_float32,
 )
+from vlp.generate.caption import next_token_log_probs
 
 HEADS = [
     TiedPredictionHead(32, 97, hidden_act="gelu_new", layer_norm_eps=1e-6),
@@ -59,3 +61,51 @@ def test_mlp_head_layouts_and_projection_norm():
     assert oscar_mlp.norm is None and isinstance(oscar_mlp.dense, nn.Linear) and oscar_mlp.out.in_features == 64
     embeddings = EmbeddingProjection(32, 8)(torch.randn(5, 32))
     assert_close(embeddings.norm(dim=-1), torch.ones(5))
+
+
+def bf16_autocast() -> torch.autocast:
+    return torch.autocast("cpu", dtype=torch.bfloat16)
+
+
+@pytest.mark.parametrize("head", HEADS[1:], ids=lambda head: type(head).__name__)
+def test_heads_score_in_float32_inside_bf16_autocast(head: nn.Module):
+    head = randomize_(head).eval()
+    states = torch.randn(16, head.hidden_size, generator=torch.Generator().manual_seed(0))
+    reference = head(states)
+    with bf16_autocast():
+        autocast_only, scores = head(states), in_float32(head, states)
+    assert autocast_only.dtype == torch.bfloat16 and scores.dtype == torch.float32
+    assert (autocast_only.float() - reference).abs().max() > 1e-3  # what the evaluation would otherwise rank
+    assert_close(scores, reference, rtol=1e-6, atol=1e-6)
+
+
+def test_tied_head_scores_in_float32_and_still_trains_its_weights():
+    model = randomize_(VLModel(tiny()))
+    head = randomize_(TiedPredictionHead(32, 97))
+    states = torch.randn(6, 32, generator=torch.Generator().manual_seed(1))
+    reference = head(states, model.word_embedding_weight)
+    with bf16_autocast():
+        scores = in_float32(head, states.bfloat16(), model.word_embedding_weight)
+    assert scores.dtype == torch.float32
+    assert_close(scores, head(states.bfloat16().float(), model.word_embedding_weight))
+    assert (scores - reference).abs().max() < (reference.abs().max() * 2**-7)  # only the input's bf16 rounding
+    scores.sum().backward()
+    assert model.word_embedding_weight.grad is not None and head.transform.weight.grad is not None
+
+
+def test_heads_in_bf16_run_as_they_are():
+    head = randomize_(ClassificationHead(32, 3)).to(torch.bfloat16)
+    with bf16_autocast():
+        scores = in_float32(head, torch.randn(4, 32).bfloat16())
+    assert scores.dtype == torch.bfloat16
+    assert in_float32(head, torch.randn(4, 32).bfloat16()).dtype == torch.bfloat16
+
+
+@torch.no_grad()
+def test_next_token_log_probabilities_do_not_depend_on_autocast():
+    model = randomize_(VLModel(tiny())).eval()
+    head = randomize_(TiedPredictionHead(32, 97), seed=1).eval()
+    states = torch.randn(5, 32, generator=torch.Generator().manual_seed(2))
+    with bf16_autocast():
+        under_autocast = next_token_log_probs(model, head, states)
+    assert_close(under_autocast, next_token_log_probs(model, head, states), rtol=1e-6, atol=1e-6)

@@ -18,6 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from vlp.model.attention import KVCache
+from vlp.model.heads import in_float32
 from vlp.model.inputs import RegionInputs, TextInputs
 from vlp.model.masks import seq2seq_mask
 from vlp.model.model import VLModel
@@ -61,7 +62,7 @@ class CaptionContext:
 def next_token_log_probs(model: VLModel, head: nn.Module, states: Tensor) -> Tensor:
     """Float[N, V] log-probabilities of the next token from [N, H] states, through a masked-token head tied to the
     word embeddings (`TiedPredictionHead`)."""
-    return head(states, model.word_embedding_weight).float().log_softmax(dim=-1)
+    return in_float32(head, states, model.word_embedding_weight).float().log_softmax(dim=-1)
 
 
 class CachedCaptionDecoder:

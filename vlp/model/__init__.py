@@ -2,7 +2,13 @@
 
 from vlp.model.attention import KVCache
 from vlp.model.config import VLConfig
-from vlp.model.heads import ClassificationHead, EmbeddingProjection, MLPClassificationHead, TiedPredictionHead
+from vlp.model.heads import (
+    ClassificationHead,
+    EmbeddingProjection,
+    MLPClassificationHead,
+    TiedPredictionHead,
+    in_float32,
+)
 from vlp.model.inputs import RegionInputs, TextInputs
 from vlp.model.model import VLModel, VLOutput
 
@@ -17,4 +23,5 @@ __all__ = [
     "VLConfig",
     "VLModel",
     "VLOutput",
+    "in_float32",
 ]

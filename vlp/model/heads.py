@@ -9,6 +9,9 @@
 - MLP classifiers (Oscar's `mlp`, UNITER's `vqa_output`): `MLPClassificationHead(H, C, 2 * H, ...)(pooled)`;
 - contrastive (InfoNCE) embeddings: `EmbeddingProjection(H, 256)(pooled)`.
 
+Scores that rank candidates (answer logits, next-token log-probabilities, matching log-odds, embeddings) go through
+`in_float32(head, ...)`, which computes the head in float32 inside a bf16 autocast region.
+
 Every constructor takes plain values and stores each argument under its own name, so that a vlp folder can record a
 head as `class_path` and `init_args` and rebuild it (see `vlp.convert.folder`).
 """
@@ -21,6 +24,31 @@ from torch import nn
 
 from vlp.model.activations import activation
 from vlp.model.init import init_weights
+
+
+def in_float32(head: nn.Module, *inputs: torch.Tensor) -> torch.Tensor:
+    """`head(*inputs)` computed in float32, also inside a bf16 or fp16 autocast region (`bf16-mixed` training,
+    evaluation or prediction).
+
+    bf16 keeps 8 bits of mantissa: answer logits or matching scores near 10 are 0.06 apart, so an argmax over 3,129
+    answers, a beam over 30,522 tokens or a ranking of 5,000 captions would tie or swap candidates that float32 keeps
+    apart, and the metric would depend on the training precision. The heads are small next to the transformer (one
+    row per example, or per decoded token), so float32 costs little. A head whose parameters are not float32
+    (`bf16-true`) runs as it is.
+
+    Args:
+        head: the head module.
+        inputs: its tensor arguments ([..., H] states, and for a tied head its [V, H] output weight).
+
+    Returns:
+        the head's output, float32 unless the head's parameters are in lower precision.
+    """
+    device_type = inputs[0].device.type
+    low_precision = any(parameter.dtype != torch.float32 for parameter in head.parameters())
+    if low_precision or not torch.is_autocast_enabled(device_type):
+        return head(*inputs)
+    with torch.autocast(device_type, enabled=False):
+        return head(*(tensor.float() for tensor in inputs))
 
 
 class TiedPredictionHead(nn.Module):

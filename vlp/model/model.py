@@ -11,6 +11,7 @@ from vlp.model.attention import KVCache, attention_mask
 from vlp.model.config import VLConfig
 from vlp.model.embeddings import OscarRegionEmbeddings, TextEmbeddings, UniterRegionEmbeddings
 from vlp.model.encoder import Encoder
+from vlp.model.heads import in_float32
 from vlp.model.init import init_weights, mimetic_init
 from vlp.model.inputs import RegionInputs, TextInputs
 from vlp.model.packing import TokenLayout
@@ -141,21 +142,22 @@ class VLModel(nn.Module):
         Args:
             text: [B, T] texts.
             projection: the pooled-output projection (`EmbeddingProjection`, the `text_projection` head of a model
-                pretrained with InfoNCE): [B, H] -> [B, E], L2-normalised.
+                pretrained with InfoNCE): [B, H] -> [B, E], L2-normalised; computed in float32 (`in_float32`).
         """
         token_types = torch.zeros_like(text.input_ids) if text.token_type_ids is None else text.token_type_ids
         real = torch.ones_like(text.input_ids, dtype=torch.bool) if text.text_mask is None else text.text_mask.bool()
         first_segment = TextInputs(text.input_ids, token_types, real & (token_types == 0))
-        return projection(self(first_segment).pooled_output)
+        return in_float32(projection, self(first_segment).pooled_output)
 
     def encode_image(self, regions: RegionInputs, projection: nn.Module) -> torch.Tensor:
         """Float[B, E] unit-norm embeddings of an image-only pass over each example's regions.
 
         Args:
             regions: [B, R] regions.
-            projection: the `image_projection` head of a model pretrained with InfoNCE: [B, H] -> [B, E].
+            projection: the `image_projection` head of a model pretrained with InfoNCE: [B, H] -> [B, E], computed in
+                float32.
         """
-        return projection(self(regions=regions).pooled_output)
+        return in_float32(projection, self(regions=regions).pooled_output)
 
     def _embed_regions(
         self, features: torch.Tensor, geometry: torch.Tensor, masked: torch.Tensor | None
