@@ -9,6 +9,7 @@ from torch.testing import assert_close
 
 from tests.model.factories import randomize_, tiny
 from vlp.convert.base import head_spec
+from vlp.generate.caption import next_token_log_probs
 from vlp.model import (
     ClassificationHead,
     EmbeddingProjection,
@@ -17,7 +18,6 @@ from vlp.model import (
     VLModel,
     in_float32,
 )
-from vlp.generate.caption import next_token_log_probs
 
 HEADS = [
     TiedPredictionHead(32, 97, hidden_act="gelu_new", layer_norm_eps=1e-6),

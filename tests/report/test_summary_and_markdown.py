@@ -29,6 +29,9 @@ def test_summaries_round_trip_and_are_found_by_stage(tmp_path: Path):
     VQA.save(tmp_path / "finetune" / "vqa")
     CAPTIONS.save(tmp_path / "finetune" / "captioning")
     ZERO_SHOT.save(tmp_path / "finetune" / "retrieval")
+    # A run `vlp demo --full` nests in the folder (sorted after `finetune/`) is not this run's stage.
+    nested = StageSummary("vqa", "VQA accuracy", 47.5, {"shuffled": 47.25}, required_margin=10.0)
+    nested.save(tmp_path / "full" / "vqa_shuffled_seed0" / "finetune" / "vqa")
     found = read_summaries(tmp_path)
     assert found == {"vqa": VQA, "captioning": CAPTIONS, "zero-shot": ZERO_SHOT}
     (tmp_path / "finetune" / "vqa" / "demo_summary.vqa.json").write_text('{"stage": "vqa"}')
@@ -49,8 +52,8 @@ def test_summary_table_has_a_row_per_result_and_the_total_time():
     assert cells[1] == ["vqa", "VQA accuracy", "61.50", "shuffled 38.00, prior 47.25", "+14.25", "yes", "3 min 20 s"]
     assert cells[2][:6] == ["retrieval", "mean R@1", "60.00", "shuffled 2.000", "30.00x", "yes"]
     assert cells[3] == ["zero-shot", "top-1", "20.00", "chance 14.30", "1.40x", "no (needs 1.5x)", ""]
-    # Reused stages took no time in this run.
-    assert cells[4] == ["**all**", "", "", "", "", "", "**5 min 25 s**"]
+    # Reused stages took no time in this run; their earlier time is apart.
+    assert cells[4] == ["**all**", "", "", "", "", "", "**5 min 25 s** + 8 s reused"]
 
 
 def test_the_report_links_its_pictures_relative_to_itself_and_names_failed_stages(tmp_path: Path):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from vlp.cli.commands import run_command
 from vlp.report.markdown import format_number
-from vlp.report.summary import SUMMARY_PATTERN, StageSummary
+from vlp.report.summary import NESTED_RUNS, SUMMARY_PATTERN, StageSummary
 
 SEEDS = (0, 1, 2)
 SHUFFLE = "--data.init_args.shuffle_region_features=true"
@@ -42,7 +42,7 @@ def variant_folder(run_dir: Path, task: str, variant: str, seed: int) -> Path:
     if variant == "pretrained" and seed == 0:
         return run_dir
     slug = variant.split()[0] if variant != "trained on shuffled regions" else "shuffled"
-    return run_dir / "full" / f"{task}_{slug}_seed{seed}"
+    return run_dir / NESTED_RUNS / f"{task}_{slug}_seed{seed}"
 
 
 def run_variant(run_dir: Path, store: Path, task: str, variant: str, seed: int, force: bool) -> StageSummary:

@@ -65,8 +65,11 @@ def summary_table(stages: Sequence[StageRun], summaries: dict[str, StageSummary]
                 f"| {name} | {summary.metric} | {format_number(summary.value)} | {controls} "
                 f"| {summary.margin_text()} | {verdict} | {time if index == 0 else ''} |"
             )
-    total = sum(stage.seconds for stage in stages if not stage.reused)
-    lines.append(f"| **all** | | | | | | **{_minutes(total)}** |")
+    # This run's time, and apart from it the time the reused stages took when they ran.
+    ran = sum(stage.seconds for stage in stages if not stage.reused)
+    reused = sum(stage.seconds for stage in stages if stage.reused)
+    total = f"**{_minutes(ran)}**" + (f" + {_minutes(reused)} reused" if reused else "")
+    lines.append(f"| **all** | | | | | | {total} |")
     return lines
 
 

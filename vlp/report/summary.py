@@ -13,6 +13,8 @@ from pathlib import Path
 
 # `<stage folder>/demo_summary.<stage>.json`: a folder may hold several (retrieval and zero-shot).
 SUMMARY_PATTERN = "demo_summary.{stage}.json"
+# `<run>/full/<variant>/`: the runs `vlp demo --full` nests in a run folder, each with summaries of its own.
+NESTED_RUNS = "full"
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,12 @@ class StageSummary:
 
 
 def read_summaries(run_dir: Path) -> dict[str, StageSummary]:
-    """Every stage summary under `run_dir`, by stage name."""
-    paths = sorted(run_dir.rglob(SUMMARY_PATTERN.format(stage="*")))
+    """Every stage summary of the run in `run_dir`, by stage name; the runs nested under `NESTED_RUNS` are not this
+    run's stages."""
+    paths = sorted(
+        path
+        for path in run_dir.rglob(SUMMARY_PATTERN.format(stage="*"))
+        if path.relative_to(run_dir).parts[0] != NESTED_RUNS
+    )
     summaries = [StageSummary.load(path) for path in paths]
     return {summary.stage: summary for summary in summaries}
