@@ -14,7 +14,11 @@ weighting: forward, and twice that for backward), plus the masked-token decoder 
 not counted, so the share of the peak is a floor. The two precisions alternate step by step, so a machine shared with
 other work slows both alike; the medians are compared.
 
-    OMP_NUM_THREADS=2 .venv/bin/python benchmarks/pretrain_step_speed.py [--steps 3] [--layers 12] [--threads N]
+    OMP_NUM_THREADS=2 .venv/bin/python benchmarks/pretrain_step_speed.py [--steps 3] [--layers 12] [--threads N] \
+        [--profile]
+
+`--profile` then shows where the fp32 step's time goes: one more step of each workload under `torch.profiler`, its
+operators by self CPU time.
 
 CPUs differ (some have bf16 matrix units, AMX; some have none, where bf16 runs slower than fp32): read the printed peaks
 before the ratios. Goals on a CPU with bf16 units: fp32 at least 80% of the fp32 peak, bf16 at least 50% of the bf16
@@ -100,12 +104,20 @@ def useful_gflop(batch: PretrainBatch, config: VLConfig) -> float:
     return 3 * forward / 1e9
 
 
+def profile_step(module: PretrainModule, optimizer: torch.optim.Optimizer, batch: PretrainBatch, rows: int) -> None:
+    """Prints the `rows` operators of one fp32 training step with the most self CPU time."""
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as profiler:
+        train_step_ms(module, optimizer, batch, OBJECTIVES)
+    print(profiler.key_averages().table(sort_by="self_cpu_time_total", row_limit=rows), flush=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=3, help="timed steps per precision and workload")
     parser.add_argument("--layers", type=int, default=12)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--profile", action="store_true", help="then profile one fp32 step of each workload")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -153,6 +165,9 @@ def main(argv: list[str] | None = None) -> None:
                 f"{fp32_ms / ms:>8.2f}x",
                 flush=True,
             )
+        if args.profile:
+            print(f"where the time of a {workload} fp32 step goes:")
+            profile_step(module, optimizer, batch, rows=15)
 
 
 if __name__ == "__main__":

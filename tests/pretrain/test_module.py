@@ -3,18 +3,19 @@ exports a model folder that initialises a new run."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import torch
-from lightning.pytorch import Callback, Trainer
+from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 from tests.data.conftest import FEATURE_DIM
 from vlp.data import CocoCaptionsCorpus, Corruption, LoaderSettings, PretrainDataModule
 from vlp.model import VLConfig
 from vlp.pretrain import ObjectiveWeights, PretrainModule
-from vlp.train import OptimizerSettings
+from vlp.train import CompileModel, OptimizerSettings
 from vlp.train.optim import warmup_linear_decay
 
 LR, WARMUP, STEPS = 1e-3, 2, 6
@@ -96,3 +97,37 @@ def test_sampled_objectives_and_initialising_from_an_export(demo_data, tmp_path)
     for name, tensor in sampled.model.state_dict().items():
         torch.testing.assert_close(again.model.state_dict()[name], tensor)
     torch.testing.assert_close(again.heads["mlm"].bias, sampled.heads["mlm"].bias)
+
+
+class RecordLosses(Callback):
+    def __init__(self) -> None:
+        self.losses: list[float] = []
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self.losses.append(float(outputs["loss"]))
+
+
+@pytest.mark.slow
+def test_compiled_model_trains_as_the_eager_one_and_saves_the_same_keys(demo_data, tmp_path):
+    runs = {}
+    # Without dropout: compiled code draws its random numbers differently.
+    config = replace(CONFIG, hidden_dropout=0.0, attention_dropout=0.0)
+    for name, callbacks in (("eager", []), ("compiled", [CompileModel()])):
+        torch.manual_seed(0)
+        losses = RecordLosses()
+        pretrain = PretrainModule(config, ObjectiveWeights(mlm=1.0, contrastive=1.0))
+        trainer(tmp_path / name, losses, *callbacks, max_steps=3).fit(pretrain, data(demo_data))
+        runs[name] = (losses.losses, pretrain)
+    graphs = torch._dynamo.utils.counters["stats"]["unique_graphs"]
+    (eager_losses, eager), (compiled_losses, compiled) = runs["eager"], runs["compiled"]
+    assert graphs > 0 and compiled.model._compiled_call_impl is not None  # nn.Module.compile's in-place wrapper
+    assert compiled_losses == pytest.approx(eager_losses, rel=1e-4)
+    assert compiled.state_dict().keys() == eager.state_dict().keys()
+    exported = str(tmp_path / "compiled" / "pretrained")
+    reloaded = PretrainModule(config, ObjectiveWeights(mlm=1.0), init_from=exported, init_format="vlp")
+    torch.testing.assert_close(reloaded.model.state_dict(), compiled.model.state_dict())
+
+
+def test_compile_model_needs_a_model():
+    with pytest.raises(ValueError, match="CompileModel compiles a module's `model`; LightningModule has none"):
+        CompileModel().setup(Trainer(accelerator="cpu", logger=False), LightningModule(), "fit")
