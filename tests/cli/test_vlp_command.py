@@ -7,8 +7,9 @@ import sys
 from pathlib import Path
 
 import yaml
+from lightning.pytorch.callbacks import ModelCheckpoint
 
-from vlp.cli.main import main
+from vlp.cli.main import lightning_cli, main
 
 
 def test_help_lists_lightning_and_helper_commands(capsys):
@@ -46,4 +47,35 @@ def test_fit_runs_lightning_cli_with_class_paths_and_interpolation(tmp_path: Pat
     assert result.returncode == 0, result.stderr[-3000:]
     assert (
         "Running in `fast_dev_run` mode: will run the requested loop using 2 batch(es)" in result.stdout + result.stderr
+    )
+
+
+def test_interpolations_follow_the_command_line_flags(tmp_path: Path):
+    """A checkpoint folder the file derives from `trainer.default_root_dir` moves with `--trainer.default_root_dir`."""
+    config = {
+        "trainer": {
+            "accelerator": "cpu",
+            "logger": False,
+            "default_root_dir": str(tmp_path / "from_file"),
+            "callbacks": [
+                {
+                    "class_path": "lightning.pytorch.callbacks.ModelCheckpoint",
+                    "init_args": {"dirpath": "${trainer.default_root_dir}/checkpoints"},
+                }
+            ],
+        },
+        "model": {"class_path": "lightning.pytorch.demos.boring_classes.BoringModel"},
+        "data": {"class_path": "lightning.pytorch.demos.boring_classes.BoringDataModule"},
+    }
+    path = tmp_path / "boring.yaml"
+    path.write_text(yaml.safe_dump(config))
+
+    def checkpoint_folder(*flags: str) -> str:
+        cli = lightning_cli(["--config", str(path), *flags], run=False)
+        (checkpoints,) = [callback for callback in cli.trainer.callbacks if isinstance(callback, ModelCheckpoint)]
+        return str(checkpoints.dirpath)
+
+    assert checkpoint_folder() == str(tmp_path / "from_file" / "checkpoints")
+    assert checkpoint_folder(f"--trainer.default_root_dir={tmp_path / 'flag'}") == str(
+        tmp_path / "flag" / "checkpoints"
     )

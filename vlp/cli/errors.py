@@ -29,11 +29,13 @@ TRACEBACK_VARIABLE = "VLP_TRACEBACK"
 """Set it (to anything) to get the full traceback of an error that is otherwise reported in one line."""
 
 
-def omegaconf_message(error: OmegaConfBaseException) -> str:
-    """One line of an OmegaConf error: the key at fault (`full_key`) and what is wrong with it, without the object
-    dumps OmegaConf appends."""
+def omegaconf_message(error: OmegaConfBaseException, scope: str = "") -> str:
+    """One line of an OmegaConf error: the key at fault (`full_key`, without the `scope.` a subcommand's parser puts
+    before the file's keys) and what is wrong with it, without the object dumps OmegaConf appends."""
     message = (getattr(error, "msg", None) or str(error)).strip().splitlines()[0]
     key = getattr(error, "full_key", None)
+    if key and scope:
+        key = key.removeprefix(f"{scope}.")
     return f"key {key}: {message}" if key else message
 
 
@@ -52,13 +54,13 @@ def quiet_dependencies() -> None:
             handler.addFilter(_DropTips())
 
 
-def report_error(command: str, error: BaseException) -> int:
+def report_error(command: str, error: BaseException, scope: str = "") -> int:
     """Prints `error` as one line for `command` (the full traceback when `VLP_TRACEBACK` is set) and returns the
-    exit status 2."""
+    exit status 2. `scope`: the subcommand whose name prefixes the config keys of OmegaConf errors (`fit`)."""
     if os.environ.get(TRACEBACK_VARIABLE):
         raise error
     if isinstance(error, OmegaConfBaseException):
-        message = omegaconf_message(error)
+        message = omegaconf_message(error, scope)
     elif isinstance(error, KeyError) and error.args:
         message = str(error.args[0])
     else:

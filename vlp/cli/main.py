@@ -58,11 +58,13 @@ def lightning_cli(argv: Sequence[str], run: bool = True) -> LightningCLI:
     """LightningCLI with the model and data module chosen by `class_path` in the config (subclass mode); `run=False`
     parses and instantiates without running a subcommand.
 
-    OmegaConf interpolation is resolved as each YAML file is read, before later flags apply: a flag such as
-    `--trainer.default_root_dir` does not move what the file derives from it (e.g. a checkpoint `dirpath`). vlp's own
+    OmegaConf interpolation is resolved once every file and flag is parsed (jsonargparse's `omegaconf+` mode, with
+    absolute paths such as `${trainer.default_root_dir}`): `--trainer.default_root_dir X` moves a checkpoint `dirpath`
+    the file derives from it, as a user of the file expects. vlp's own
     resolvers (`vlp.cli.resolvers`, e.g. `${vlp.feature_dim:STORE}`) are available. Fitting in bf16 on a CPU without
     bf16 units warns first (`vlp.train.precision`).
     """
+    from jsonargparse import set_parsing_settings
     from lightning.pytorch import LightningDataModule, LightningModule
     from lightning.pytorch.cli import LightningCLI
 
@@ -79,12 +81,14 @@ def lightning_cli(argv: Sequence[str], run: bool = True) -> LightningCLI:
             warn_if_bf16_is_slow(str(self.trainer.precision), "cpu" if on_cpu else "other", cpu_flags())
 
     register_resolvers()
+    # The configs write `${trainer.default_root_dir}`, not `${..default_root_dir}`: omegaconf+ reads them as absolute.
+    set_parsing_settings(omegaconf_absolute_to_relative_paths=True)
     return VLPCLI(
         LightningModule,
         LightningDataModule,
         subclass_mode_model=True,
         subclass_mode_data=True,
-        parser_kwargs={"parser_mode": "omegaconf"},
+        parser_kwargs={"parser_mode": "omegaconf+"},
         args=list(argv),
         run=run,
     )
@@ -103,7 +107,7 @@ def _run_lightning(argv: list[str]) -> int:
         lightning_cli(argv)
     except (OmegaConfBaseException, FileNotFoundError, KeyError, ValueError, RegionStoreError) as error:
         configs = [argv[i + 1] for i, flag in enumerate(argv[:-1]) if flag in ("--config", "-c")]
-        return report_error(f"vlp {argv[0]}" + (f" ({', '.join(configs)})" if configs else ""), error)
+        return report_error(f"vlp {argv[0]}" + (f" ({', '.join(configs)})" if configs else ""), error, argv[0])
     return 0
 
 
