@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -59,6 +60,37 @@ def test_run_command_echoes_the_command_and_raises_when_it_fails(capsys):
     with pytest.raises(subprocess.CalledProcessError) as failure:
         run_command([sys.executable, "-c", "import sys; sys.exit(3)"])
     assert failure.value.returncode == 3
+
+
+def test_vlp_commands_run_in_this_process_with_their_variables(capsys, monkeypatch):
+    import vlp.cli.main
+
+    seen = []
+
+    def fake_main(arguments):
+        seen.append((arguments, os.environ.get("X")))
+        os.environ["PL_GLOBAL_SEED"] = "7"  # as seed_everything would
+        return 0 if arguments[0] == "fit" else 3
+
+    monkeypatch.delenv("X", raising=False)
+    monkeypatch.delenv("PL_GLOBAL_SEED", raising=False)
+    monkeypatch.setattr(vlp.cli.main, "main", fake_main)
+    run_command(["vlp", "fit", "--config", "c.yaml"], env={"X": "ab"})
+    assert seen == [(["fit", "--config", "c.yaml"], "ab")]
+    assert "X" not in os.environ and "PL_GLOBAL_SEED" not in os.environ
+    assert capsys.readouterr().out.startswith("$ X=ab vlp fit --config c.yaml")
+    with pytest.raises(subprocess.CalledProcessError) as failure:
+        run_command(["vlp", "predict"])
+    assert failure.value.returncode == 3 and failure.value.cmd == ["vlp", "predict"]
+
+
+def test_a_vlp_command_that_exits_is_a_failed_command(capsys):
+    with pytest.raises(subprocess.CalledProcessError) as unknown:
+        run_command(["vlp", "frobnicate"])
+    assert unknown.value.returncode == 2 and "unknown command 'frobnicate'" in capsys.readouterr().err
+    with pytest.raises(subprocess.CalledProcessError) as missing:
+        run_command(["vlp", "eval", "vqa"])  # argparse exits: required arguments missing
+    assert missing.value.returncode == 2 and "required" in capsys.readouterr().err
 
 
 def test_finished_stages_are_reused_until_forced_and_later_stages_rerun(tmp_path, capsys, monkeypatch):
