@@ -17,8 +17,8 @@ other work slows both alike; the medians are compared.
     OMP_NUM_THREADS=2 .venv/bin/python benchmarks/pretrain_step_speed.py [--steps 3] [--layers 12] [--threads N] \
         [--profile]
 
-`--profile` then shows where the fp32 step's time goes: one more step of each workload under `torch.profiler`, its
-operators by self CPU time.
+`--profile` then shows where each timed step's time goes (fp32, and bf16 where it was timed): one more step of each
+workload and precision under `torch.profiler`, its operators by self CPU time.
 
 CPUs differ (some have bf16 matrix units, AMX; some have none, where bf16 runs slower than fp32): read the printed peaks
 before the ratios. Goals on a CPU with bf16 units: fp32 at least 80% of the fp32 peak, bf16 at least 50% of the bf16
@@ -30,7 +30,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 
 import torch
 from demo_training import demo_optimizer, train_step_ms
@@ -104,9 +104,19 @@ def useful_gflop(batch: PretrainBatch, config: VLConfig) -> float:
     return 3 * forward / 1e9
 
 
-def profile_step(module: PretrainModule, optimizer: torch.optim.Optimizer, batch: PretrainBatch, rows: int) -> None:
-    """Prints the `rows` operators of one fp32 training step with the most self CPU time."""
-    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as profiler:
+def precision_context(precision: str) -> AbstractContextManager[object]:
+    """CPU bf16 autocast for "bf16" (Lightning's bf16-mixed), nothing for "fp32"."""
+    return torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16" else nullcontext()
+
+
+def profile_step(
+    module: PretrainModule, optimizer: torch.optim.Optimizer, batch: PretrainBatch, precision: str, rows: int
+) -> None:
+    """Prints the `rows` operators of one training step in `precision` with the most self CPU time."""
+    with (
+        torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as profiler,
+        precision_context(precision),
+    ):
         train_step_ms(module, optimizer, batch, OBJECTIVES)
     print(profiler.key_averages().table(sort_by="self_cpu_time_total", row_limit=rows), flush=True)
 
@@ -117,7 +127,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--layers", type=int, default=12)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
-    parser.add_argument("--profile", action="store_true", help="then profile one fp32 step of each workload")
+    parser.add_argument("--profile", action="store_true", help="then profile one step of each workload and precision")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -151,8 +161,7 @@ def main(argv: list[str] | None = None) -> None:
         times: dict[str, list[float]] = {precision: [] for precision in precisions}
         for step in range(args.steps + 1):  # the first step of each is a warm-up
             for precision in times:
-                autocast = torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16" else nullcontext()
-                with autocast:
+                with precision_context(precision):
                     ms = train_step_ms(module, optimizer, batch, OBJECTIVES)
                 if step:
                     times[precision].append(ms)
@@ -165,9 +174,9 @@ def main(argv: list[str] | None = None) -> None:
                 f"{fp32_ms / ms:>8.2f}x",
                 flush=True,
             )
-        if args.profile:
-            print(f"where the time of a {workload} fp32 step goes:")
-            profile_step(module, optimizer, batch, rows=15)
+        for precision in times if args.profile else ():
+            print(f"where the time of a {workload} {precision} step goes:")
+            profile_step(module, optimizer, batch, precision, rows=15)
 
 
 if __name__ == "__main__":
