@@ -4,8 +4,10 @@ as `vlp fit` does, and the environment fixture that points the configs at the te
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
+from lightning.pytorch import LightningDataModule
 from lightning.pytorch.cli import LightningCLI
 
 from vlp.cli.main import lightning_cli
@@ -30,6 +32,20 @@ def link(target: Path, path: Path) -> None:
 def instantiate(config: Path, *overrides: str) -> LightningCLI:
     """Parses and instantiates a config as `vlp fit` does, without running it."""
     return lightning_cli(["--config", str(config), *overrides], run=False)
+
+
+Data = TypeVar("Data", bound=LightningDataModule)
+
+
+def plain_and_shuffled(config: Path, data_class: type[Data]) -> tuple[Data, Data]:
+    """The data module of `config` as it is and with `--data.init_args.shuffle_region_features=true`, both set up for
+    fitting."""
+    plain = instantiate(config).datamodule
+    shuffled = instantiate(config, "--data.init_args.shuffle_region_features=true").datamodule
+    assert isinstance(plain, data_class) and isinstance(shuffled, data_class)
+    for data in (plain, shuffled):
+        data.setup("fit")
+    return plain, shuffled
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from finetune.captioning.collate import next_token_labels, sample_caption_mask
 from finetune.captioning.demo import main as demo_main
 from finetune.captioning.module import drop_worst
 from finetune.captioning.scst import CiderReward, scst_loss
-from tests.config_runs import CPU, SMALL_MODEL, environment, instantiate
+from tests.config_runs import CPU, SMALL_MODEL, environment, instantiate, plain_and_shuffled
 from tests.data.conftest import bert_vocab, demo_data
 from tests.finetune.test_vqa_configs import CONFIGS, data_tree
 from vlp.cli.main import main as vlp_main
@@ -275,11 +275,7 @@ def test_the_demo_captions_with_real_and_shuffled_regions_and_compares_them(envi
 @pytest.mark.slow
 def test_the_shuffle_flag_given_to_fitting_shuffles_the_training_images_too(environment):
     """`vlp demo --full`'s trained control: with the flag, every split (training included) shows other images."""
-    plain = instantiate(CONFIGS / "demo_captioning.yaml").datamodule
-    shuffled = instantiate(CONFIGS / "demo_captioning.yaml", "--data.init_args.shuffle_region_features=true").datamodule
-    assert isinstance(plain, CaptionDataModule) and isinstance(shuffled, CaptionDataModule)
-    for data in (plain, shuffled):
-        data.setup("fit")
+    plain, shuffled = plain_and_shuffled(CONFIGS / "demo_captioning.yaml", CaptionDataModule)
     for split in ("train", "val"):
         real, other = plain.datasets[split], shuffled.datasets[split]
         moved = sum(not np.array_equal(real[i].features, other[i].features) for i in range(len(real)))

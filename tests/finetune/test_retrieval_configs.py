@@ -12,7 +12,7 @@ import pytest
 
 from finetune.retrieval import RetrievalDataModule, RetrievalModule
 from finetune.retrieval.demo import main as demo_main
-from tests.config_runs import CPU, SMALL_MODEL, environment, instantiate
+from tests.config_runs import CPU, SMALL_MODEL, environment, instantiate, plain_and_shuffled
 from tests.data.conftest import demo_data
 from tests.finetune.test_vqa_configs import CONFIGS, data_tree
 from vlp.cli.main import main as vlp_main
@@ -128,11 +128,7 @@ def test_the_demo_refuses_an_unknown_mode(environment, capsys):
 @pytest.mark.slow
 def test_the_shuffle_flag_given_to_fitting_shuffles_the_training_images_too(environment):
     """`vlp demo --full`'s trained control: with the flag, the training captions come with other images' regions."""
-    plain = instantiate(CONFIGS / "demo_retrieval.yaml").datamodule
-    shuffled = instantiate(CONFIGS / "demo_retrieval.yaml", "--data.init_args.shuffle_region_features=true").datamodule
-    assert isinstance(plain, RetrievalDataModule) and isinstance(shuffled, RetrievalDataModule)
-    for data in (plain, shuffled):
-        data.setup("fit")
+    plain, shuffled = plain_and_shuffled(CONFIGS / "demo_retrieval.yaml", RetrievalDataModule)
     real, other = plain.datasets["train"], shuffled.datasets["train"]
     moved = 0
     for index in range(len(real)):

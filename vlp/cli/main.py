@@ -60,9 +60,9 @@ def lightning_cli(argv: Sequence[str], run: bool = True) -> LightningCLI:
 
     OmegaConf interpolation is resolved once every file and flag is parsed (jsonargparse's `omegaconf+` mode, with
     absolute paths such as `${trainer.default_root_dir}`): `--trainer.default_root_dir X` moves a checkpoint `dirpath`
-    the file derives from it, as a user of the file expects. vlp's own
-    resolvers (`vlp.cli.resolvers`, e.g. `${vlp.feature_dim:STORE}`) are available. Fitting in bf16 on a CPU without
-    bf16 units warns first (`vlp.train.precision`).
+    the file derives from it, as a user of the file expects. vlp's own resolvers (`vlp.cli.resolvers`, e.g.
+    `${vlp.feature_dim:STORE}`) are available. Fitting in bf16 on a CPU without bf16 units warns first
+    (`vlp.train.precision`).
     """
     from jsonargparse import set_parsing_settings
     from lightning.pytorch import LightningDataModule, LightningModule

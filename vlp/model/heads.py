@@ -44,8 +44,7 @@ def in_float32(head: nn.Module, *inputs: torch.Tensor) -> torch.Tensor:
         the head's output, float32 unless the head's parameters are in lower precision.
     """
     device_type = inputs[0].device.type
-    low_precision = any(parameter.dtype != torch.float32 for parameter in head.parameters())
-    if low_precision or not torch.is_autocast_enabled(device_type):
+    if not torch.is_autocast_enabled(device_type) or any(p.dtype != torch.float32 for p in head.parameters()):
         return head(*inputs)
     with torch.autocast(device_type, enabled=False):
         return head(*(tensor.float() for tensor in inputs))
